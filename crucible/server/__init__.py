@@ -1,0 +1,1 @@
+"""A local Crucible-compatible API server (FastAPI + SQLite + files on disk)."""

@@ -1,0 +1,1 @@
+"""Prefect blocks and tasks for Crucible."""

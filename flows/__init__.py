@@ -1,0 +1,1 @@
+"""crucible-prefect ready-made flows: ingest, link, mirror."""
