@@ -1,0 +1,102 @@
+"""Pytest fixtures for flows and tasks that talk to a real Prefect API.
+
+Use them in your own tests with ``pytest_plugins = ["crucible_prefect.testing"]`` (or import the
+fixtures into a ``conftest.py``). ``prefect_backend`` reuses ``PREFECT_API_URL`` when it is set
+(fast: a running ``prefect server start``), otherwise it starts a temporary Prefect server on a
+free loopback port with its own ``PREFECT_HOME`` and stops it at the end of the session.
+Heartbeats are switched off: they add ~1 s to every flow run and only matter in production.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+SERVER_START_TIMEOUT_S = 120.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(api_url: str, proc: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"prefect server exited early; log:\n{log_path.read_text()[-4000:]}")
+        try:
+            if requests.get(f"{api_url}/health", timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"prefect server did not become healthy; log:\n{log_path.read_text()[-4000:]}")
+
+
+def start_prefect_server(home: Path) -> tuple[str, subprocess.Popen]:
+    """Start ``prefect server start`` on a free loopback port; return (api_url, process)."""
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               PREFECT_API_URL="")
+    log_path = home / "server.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        _wait_healthy(api_url, proc, log_path)
+    except Exception:
+        proc.kill()
+        raise
+    return api_url, proc
+
+
+@pytest.fixture(scope="session")
+def prefect_backend() -> Iterator[str]:
+    """A Prefect API URL for the whole session, with heartbeats off; yields the URL."""
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    existing = os.environ.get("PREFECT_API_URL")
+    proc = None
+    tmp = None
+    if existing:
+        api_url = existing
+    else:
+        tmp = tempfile.TemporaryDirectory(prefix="prefect-home-")
+        api_url, proc = start_prefect_server(Path(tmp.name))
+        os.environ["PREFECT_API_URL"] = api_url
+    try:
+        with temporary_settings(
+            updates={PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        ):
+            yield api_url
+    finally:
+        if proc is not None:
+            os.environ.pop("PREFECT_API_URL", None)
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if tmp is not None:
+            tmp.cleanup()
