@@ -44,6 +44,7 @@ def _venv_ready(venv: Path) -> bool:
 def ensure_nano_venv(cache_root: Path) -> Path:
     """Create (or reuse) the venv holding nano-crucible NANO_VERSION; return its interpreter."""
     tag = f"nano-crucible-{NANO_VERSION}-py{sys.version_info.major}{sys.version_info.minor}"
+    cache_root = Path(os.path.abspath(cache_root))  # abspath, not resolve: keep the venv symlink
     venv = cache_root / tag
     cache_root.mkdir(parents=True, exist_ok=True)
     with open(cache_root / ".lock", "w") as lock:
