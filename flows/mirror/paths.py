@@ -1,0 +1,109 @@
+"""Destination layout: render the path template and keep every path inside the destination.
+
+Every name that reaches a destination path (dataset ids, project ids, relative paths stored on
+the server) is untrusted: a client may have uploaded ``../x`` or ``/etc/x``. Instead of
+"cleaning" such names (which could make two files collide), we reject them with
+:class:`UnsafePathError`; the mirror then fails that one file and carries on with the rest.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Mapping
+
+DEFAULT_TEMPLATE = "{project_id}/{dataset_id}/{relative_path}"
+DEFAULT_RECORD_TEMPLATE = "{project_id}/{dataset_id}/record.json"
+RESERVED_DIR = ".crucible-mirror"
+PARTIAL_MARKER = ".crucible-partial-"
+TEMPLATE_FIELDS = frozenset(
+    {"project_id", "dataset_id", "dataset_name", "instrument_name", "relative_path",
+     "filename", "file_id"}
+)
+# Only relative_path may span several directories; every other field must be one segment.
+MULTI_SEGMENT_FIELDS = frozenset({"relative_path"})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class UnsafePathError(ValueError):
+    """A server-supplied name would leave the destination prefix or is otherwise unusable."""
+
+
+def check_template(template: str) -> None:
+    """Raise ValueError unless ``template`` only uses known fields and names a file per record."""
+    fields = set()
+    for _, field, spec, conv in string.Formatter().parse(template):
+        if field is None:
+            continue
+        if field not in TEMPLATE_FIELDS or spec or conv:
+            raise ValueError(
+                f"layout template field {{{field}}} is not supported; "
+                f"use plain fields from {sorted(TEMPLATE_FIELDS)}"
+            )
+        fields.add(field)
+    if template.startswith("/") or ".." in template.split("/"):
+        raise ValueError(f"layout template must be relative and stay inside the destination: {template!r}")
+
+
+def safe_relative_path(value: str, *, what: str = "path", multi_segment: bool = True) -> str:
+    """Return ``value`` as a normalised relative POSIX path, or raise :class:`UnsafePathError`.
+
+    Rejected: empty names, absolute paths, drive letters, backslashes, control characters,
+    ``..`` segments, and our own reserved names (the manifest directory, partial files).
+    ``.`` and empty segments (``a//b``, ``./a``) are dropped.
+    """
+    if not isinstance(value, str) or not value:
+        raise UnsafePathError(f"{what} is empty")
+    if _CONTROL.search(value):
+        raise UnsafePathError(f"{what} {value!r} contains control characters")
+    if "\\" in value:
+        raise UnsafePathError(f"{what} {value!r} contains a backslash")
+    if value.startswith("/") or re.match(r"^[A-Za-z]:", value) or "://" in value:
+        raise UnsafePathError(f"{what} {value!r} is absolute")
+    parts = [p for p in value.split("/") if p not in ("", ".")]
+    if not parts:
+        raise UnsafePathError(f"{what} {value!r} names no file")
+    if ".." in parts:
+        raise UnsafePathError(f"{what} {value!r} climbs out of its directory")
+    if not multi_segment and len(parts) != 1:
+        raise UnsafePathError(f"{what} {value!r} must be a single path segment")
+    if parts[0] == RESERVED_DIR or any(PARTIAL_MARKER in p for p in parts):
+        raise UnsafePathError(f"{what} {value!r} uses a name reserved by the mirror")
+    return "/".join(parts)
+
+
+def render(template: str, fields: Mapping[str, object]) -> str:
+    """Fill ``template`` with checked field values; the result is a safe relative path."""
+    values = {}
+    for name in TEMPLATE_FIELDS:
+        raw = fields.get(name)
+        if raw is None or raw == "":
+            values[name] = _Missing(name)
+            continue
+        values[name] = safe_relative_path(
+            str(raw), what=name, multi_segment=name in MULTI_SEGMENT_FIELDS
+        )
+    try:
+        rendered = template.format_map(values)
+    except _MissingField as exc:
+        raise UnsafePathError(f"layout field {{{exc.args[0]}}} has no value for this file") from None
+    return safe_relative_path(rendered, what="rendered path")
+
+
+def join(root: str, relative: str) -> str:
+    """Join a destination root and a checked relative path."""
+    return f"{root.rstrip('/')}/{relative}" if root else relative
+
+
+class _MissingField(KeyError):
+    pass
+
+
+class _Missing:
+    """A template value that raises when it is actually used."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __format__(self, spec: str) -> str:
+        raise _MissingField(self.name)
