@@ -1,1 +1,31 @@
-"""Plain Python client for the Crucible REST API v2 (source-compatible with nano-crucible 2.1)."""
+"""Plain Python client for the Crucible REST API v2 (source-compatible with nano-crucible 2.1).
+
+Importing this package reads no configuration and creates no files.
+"""
+
+from .client import CrucibleClient
+from .errors import (AuthenticationError, ChecksumMismatchError, ConflictError, CrucibleError,
+                     CrucibleHTTPError, NotFoundError, RateLimitedError, ServerError,
+                     TransferError, ValidationError)
+from .models import Dataset, Instrument, Project, Sample, User
+from .transport import RetryPolicy
+
+__all__ = [
+    "AuthenticationError",
+    "ChecksumMismatchError",
+    "ConflictError",
+    "CrucibleClient",
+    "CrucibleError",
+    "CrucibleHTTPError",
+    "Dataset",
+    "Instrument",
+    "NotFoundError",
+    "Project",
+    "RateLimitedError",
+    "RetryPolicy",
+    "Sample",
+    "ServerError",
+    "TransferError",
+    "User",
+    "ValidationError",
+]

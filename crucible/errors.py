@@ -1,0 +1,174 @@
+"""Typed errors for the Crucible client.
+
+HTTP errors also subclass :class:`requests.HTTPError`, so ``except requests.HTTPError`` written
+for the reference client keeps working. Messages carry the method, the path and the server's
+detail; they never carry the API key or a signed URL's query string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+__all__ = [
+    "CrucibleError",
+    "CrucibleHTTPError",
+    "AuthenticationError",
+    "NotFoundError",
+    "ConflictError",
+    "ValidationError",
+    "RateLimitedError",
+    "ServerError",
+    "TransferError",
+    "ChecksumMismatchError",
+    "redact_url",
+    "error_for_status",
+]
+
+
+def redact_url(url: str) -> str:
+    """Drop the query string and fragment (signed-URL signatures, tokens) from ``url``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if not parts.scheme:
+        return parts.path
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class CrucibleError(Exception):
+    """Base class of every error raised by the client."""
+
+
+class CrucibleHTTPError(CrucibleError, requests.HTTPError):
+    """The API answered with an error status.
+
+    ``method``, ``path`` (no query string), ``status_code`` and ``detail`` (the server's
+    ``detail``/``message``/``error`` field, or the body text) are attributes.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        status_code: int | None,
+        detail: Any = None,
+        *,
+        response: requests.Response | None = None,
+    ) -> None:
+        self.method = method.upper()
+        self.path = redact_url(path)
+        self.status_code = status_code
+        self.detail = detail
+        text = f"{self.method} {self.path} -> {status_code}"
+        if detail not in (None, ""):
+            text += f": {_detail_text(detail)}"
+        # requests.HTTPError keeps response/request; never pass the request (it holds headers).
+        requests.HTTPError.__init__(self, text, response=response)
+        self.request = None
+
+    def __reduce__(self):  # picklable without the response (Prefect, multiprocessing)
+        return (_rebuild, (type(self), self.method, self.path, self.status_code, self.detail,
+                           self.__dict__.get("extra", {})))
+
+
+def _rebuild(cls, method, path, status_code, detail, extra):
+    err = cls.__new__(cls)
+    CrucibleHTTPError.__init__(err, method, path, status_code, detail)
+    err.__dict__.update(extra)
+    return err
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(_field_text(d) for d in detail)
+    return str(detail)
+
+
+def _field_text(item: Any) -> str:
+    if isinstance(item, dict) and "msg" in item:
+        loc = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body", "query"))
+        return f"{loc}: {item['msg']}" if loc else str(item["msg"])
+    return str(item)
+
+
+class AuthenticationError(CrucibleHTTPError):
+    """401/403: the key is missing, wrong, or not allowed to do this."""
+
+
+class NotFoundError(CrucibleHTTPError):
+    """404: unknown id, or not readable by this key."""
+
+
+class ConflictError(CrucibleHTTPError):
+    """409: the resource already exists or the request conflicts with its state."""
+
+
+class ValidationError(CrucibleHTTPError):
+    """422 (or 400): invalid parameters or body. ``errors`` holds the field details."""
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """Field errors as ``[{"loc": [...], "msg": ..., "type": ...}]`` (may be empty)."""
+        if isinstance(self.detail, list):
+            return [d if isinstance(d, dict) else {"msg": str(d)} for d in self.detail]
+        return []
+
+
+class RateLimitedError(CrucibleHTTPError):
+    """429 after all retries. ``retry_after`` is the server's hint in seconds, if any."""
+
+    retry_after: float | None = None
+
+
+class ServerError(CrucibleHTTPError):
+    """5xx after all retries."""
+
+
+class TransferError(CrucibleError):
+    """Moving bytes to or from storage failed (upload session, signed URL, local file)."""
+
+
+class ChecksumMismatchError(TransferError):
+    """The bytes' sha256 differs from the server's record. Nothing is left at the final path."""
+
+    def __init__(self, what: str, expected: str, actual: str) -> None:
+        self.what = what
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"sha256 mismatch for {what}: expected {expected}, got {actual}")
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.expected, self.actual))
+
+
+_BY_STATUS: dict[int, type[CrucibleHTTPError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+    429: RateLimitedError,
+}
+
+
+def error_for_status(
+    method: str, path: str, status_code: int, detail: Any = None,
+    *, response: requests.Response | None = None, retry_after: float | None = None,
+) -> CrucibleHTTPError:
+    """Build the typed error for an error status."""
+    cls = _BY_STATUS.get(status_code)
+    if cls is None:
+        cls = ServerError if status_code >= 500 else CrucibleHTTPError
+    err = cls(method, path, status_code, detail, response=response)
+    if isinstance(err, RateLimitedError):
+        err.retry_after = retry_after
+        err.extra = {"retry_after": retry_after}
+    return err

@@ -1,0 +1,23 @@
+"""Moving bytes: hashing, resumable uploads, verified downloads, signed-URL streaming."""
+
+from .download import ExistingFileDiffers, download_to_path
+from .hashing import sha256_file, sha256_stream
+from .paths import UnsafePathError, dataset_relative_path, matches, safe_join, safe_relative_path
+from .stream import CopyResult, copy_url, stream_url
+from .upload import upload_resumable
+
+__all__ = [
+    "CopyResult",
+    "ExistingFileDiffers",
+    "UnsafePathError",
+    "copy_url",
+    "dataset_relative_path",
+    "download_to_path",
+    "matches",
+    "safe_join",
+    "safe_relative_path",
+    "sha256_file",
+    "sha256_stream",
+    "stream_url",
+    "upload_resumable",
+]

@@ -1,0 +1,346 @@
+"""The one place that speaks HTTP: sessions, timeouts, typed errors and the retry policy.
+
+Two sessions: ``api`` carries ``Authorization: Bearer <key>`` and talks to the API root;
+``storage`` carries no credentials and fetches signed URLs and resumable-upload URIs, so the key
+never reaches a storage host. Every call goes through :meth:`Transport.retrying`, a tenacity
+loop bounded by :class:`RetryPolicy` (attempts and a total deadline, exponential backoff with
+jitter, ``Retry-After`` honoured).
+
+Which failures are retried depends on whether re-sending is safe:
+
+* ``safe=True`` (GET/PUT/DELETE, idempotent POSTs such as links and keywords): connection
+  errors, read time-outs, 429, 502/503/504.
+* ``safe=False`` (other POST/PATCH): only failures where the request cannot have been acted on
+  (connect errors before anything was sent, 429).
+* creates carry a client-generated id and pass ``on_retry_conflict``: they are retried as safe,
+  and a 409 on a *retry* means an earlier attempt landed, so the existing record is read back.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable, Mapping, TypeVar
+
+import requests
+import tenacity
+from requests.adapters import HTTPAdapter
+
+from .errors import (
+    ConflictError,
+    CrucibleError,
+    CrucibleHTTPError,
+    RateLimitedError,
+    ServerError,
+    error_for_status,
+    redact_url,
+)
+
+__all__ = ["RetryPolicy", "Transport", "USER_AGENT"]
+
+log = logging.getLogger("crucible.transport")
+T = TypeVar("T")
+USER_AGENT = "crucible-prefect/0.1"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried.
+
+    ``attempts`` counts the first try; ``deadline`` (seconds) bounds the whole call including
+    back-off sleeps. The n-th sleep is ``min(backoff_max, backoff * 2**(n-1))`` plus up to
+    ``jitter`` of that again, or the server's ``Retry-After`` when it sends one.
+    """
+
+    attempts: int = 5
+    deadline: float = 120.0
+    backoff: float = 0.5
+    backoff_max: float = 20.0
+    jitter: float = 0.5
+    statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 502, 503, 504}))
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be >= 1")
+        if self.deadline <= 0 or self.backoff < 0 or self.backoff_max < 0 or self.jitter < 0:
+            raise ValueError("RetryPolicy times must be positive")
+
+    @classmethod
+    def none(cls) -> "RetryPolicy":
+        """No retries at all (one attempt)."""
+        return cls(attempts=1)
+
+    def sleep_for(self, failures: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after the ``failures``-th failure."""
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        base = min(self.backoff_max, self.backoff * (2 ** max(0, failures - 1)))
+        return base + random.uniform(0, base * self.jitter)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class _Attempt:
+    """Per-call state shared between attempts (for the 409-on-retry rule)."""
+
+    __slots__ = ("number", "maybe_landed")
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.maybe_landed = False  # an earlier attempt may have reached the server
+
+
+class Transport:
+    """Owns the HTTP sessions of one client. Thread-safe for concurrent calls."""
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str | None,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        pool_maxsize: int = 16,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.retry_policy = retry or RetryPolicy()
+        self._key = api_key
+        self.api = self._session(pool_maxsize)
+        if api_key:
+            self.api.headers["Authorization"] = f"Bearer {api_key}"
+        self.storage = self._session(pool_maxsize)
+
+    def __repr__(self) -> str:
+        return f"Transport(api_url={self.api_url!r})"
+
+    @staticmethod
+    def _session(pool_maxsize: int) -> requests.Session:
+        s = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
+        s.mount("http://", adapter)
+        s.mount("https://", adapter)
+        s.headers["User-Agent"] = USER_AGENT
+        s.trust_env = True
+        return s
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+    def close(self) -> None:
+        self.api.close()
+        self.storage.close()
+
+    # ---------------------------------------------------------------- retry loop
+    def retrying(
+        self,
+        fn: Callable[[int], T],
+        *,
+        safe: bool = True,
+        on_retry_conflict: Callable[[], T] | None = None,
+        conflict_error: type[CrucibleHTTPError] = ConflictError,
+        what: str = "request",
+        policy: RetryPolicy | None = None,
+    ) -> T:
+        """Run ``fn(attempt_number)`` under the retry policy and return its result.
+
+        ``fn`` raises typed errors or ``requests`` exceptions; which of them are retried is
+        decided by ``safe`` (see the module docstring). With ``on_retry_conflict``, a
+        :class:`ConflictError` (or ``conflict_error``, e.g. ``NotFoundError`` for deletes) on any
+        attempt after the first returns ``on_retry_conflict()``.
+        """
+        pol = policy or self.retry_policy
+        state = _Attempt()
+        start = time.monotonic()
+        retry_safe = safe or on_retry_conflict is not None
+
+        def attempt() -> T:
+            state.number += 1
+            try:
+                return fn(state.number)
+            except conflict_error as exc:
+                if on_retry_conflict is not None and state.maybe_landed:
+                    log.debug("%s: %s on attempt %d, an earlier attempt landed",
+                              what, exc.status_code, state.number)
+                    return on_retry_conflict()
+                raise
+            except BaseException as exc:
+                if not isinstance(exc, (RateLimitedError, requests.ConnectTimeout)):
+                    state.maybe_landed = True
+                raise
+
+        def should_retry(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimitedError):
+                return True
+            if isinstance(exc, requests.ConnectTimeout):
+                return True  # nothing was sent
+            if not retry_safe:
+                return False
+            if isinstance(exc, CrucibleHTTPError):
+                return exc.status_code in pol.statuses
+            return isinstance(exc, (requests.ConnectionError, requests.Timeout,
+                                    requests.exceptions.ChunkedEncodingError,
+                                    _RetryableTransfer))
+
+        def wait(rs: tenacity.RetryCallState) -> float:
+            exc = rs.outcome.exception() if rs.outcome else None
+            hint = getattr(exc, "retry_after", None)
+            seconds = pol.sleep_for(rs.attempt_number, hint)
+            remaining = pol.deadline - (time.monotonic() - start)
+            return max(0.0, min(seconds, remaining))
+
+        def stop(rs: tenacity.RetryCallState) -> bool:
+            return (rs.attempt_number >= pol.attempts
+                    or time.monotonic() - start >= pol.deadline)
+
+        def before_sleep(rs: tenacity.RetryCallState) -> None:
+            exc = rs.outcome.exception() if rs.outcome else None
+            log.info("%s failed (attempt %d/%d: %s); retrying in %.2fs", what,
+                     rs.attempt_number, pol.attempts, _short(exc),
+                     rs.next_action.sleep if rs.next_action else 0.0)
+
+        if pol.attempts == 1:
+            return attempt()
+        retryer = tenacity.Retrying(stop=stop, wait=wait, reraise=True,
+                                    retry=tenacity.retry_if_exception(should_retry),
+                                    before_sleep=before_sleep)
+        return retryer(attempt)
+
+    # ---------------------------------------------------------------- API calls
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.api_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        safe: bool | None = None,
+        on_retry_conflict: Callable[[], Any] | None = None,
+        conflict_error: type[CrucibleHTTPError] = ConflictError,
+        auth: bool = True,
+        allow_statuses: tuple[int, ...] = (),
+    ) -> Any:
+        """Call the API and return the decoded JSON body (``None`` when empty).
+
+        ``safe`` defaults to True for GET/PUT/DELETE/HEAD and False for POST/PATCH.
+        Statuses in ``allow_statuses`` return their body instead of raising.
+        """
+        method = method.upper()
+        if safe is None:
+            safe = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
+        url = self.url(path)
+        session = self.api if auth else self.storage
+        params = _encode_params(params)
+
+        def once(_attempt: int) -> Any:
+            t0 = time.perf_counter()
+            resp = session.request(method, url, params=params, json=json,
+                                   timeout=self.timeout)
+            log.debug("%s %s -> %d (%.1f ms)", method, redact_url(url), resp.status_code,
+                      (time.perf_counter() - t0) * 1000)
+            if resp.status_code >= 400 and resp.status_code not in allow_statuses:
+                raise self.error_from(method, url, resp)
+            return self.decode(method, url, resp)
+
+        return self.retrying(once, safe=safe, on_retry_conflict=on_retry_conflict,
+                             conflict_error=conflict_error, what=f"{method} {self._display(url)}")
+
+    def _display(self, url: str) -> str:
+        """The API-relative path for messages (no host, no query)."""
+        clean = redact_url(url)
+        return clean[len(self.api_url):] or "/" if clean.startswith(self.api_url) else clean
+
+    def decode(self, method: str, url: str, resp: requests.Response) -> Any:
+        """JSON body of a 2xx response; an empty body is ``None``."""
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise CrucibleError(f"{method} {self._display(url)} -> {resp.status_code}: "
+                                f"expected a JSON body, got "
+                                f"{resp.headers.get('Content-Type', 'no content type')}"
+                                ) from None
+
+    def error_from(self, method: str, url: str, resp: requests.Response) -> CrucibleHTTPError:
+        """The typed error for an error response, with the server's detail (key redacted)."""
+        detail: Any = None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            for name in ("detail", "message", "error"):
+                if body.get(name) not in (None, ""):
+                    detail = body[name]
+                    break
+        elif body is not None:
+            detail = body
+        if detail is None and resp.text:
+            detail = resp.text[:500]
+        detail = self._scrub(detail)
+        return error_for_status(method, self._display(url), resp.status_code, detail,
+                                response=resp,
+                                retry_after=_retry_after_seconds(resp.headers.get("Retry-After")))
+
+    def _scrub(self, value: Any) -> Any:
+        if not self._key:
+            return value
+        if isinstance(value, str):
+            return value.replace(self._key, "****")
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._scrub(v) for k, v in value.items()}
+        return value
+
+
+class _RetryableTransfer(Exception):
+    """Raised by transfer code for a storage failure worth retrying (internal)."""
+
+
+def _encode_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Drop ``None`` values and send booleans as ``true``/``false``."""
+    if not params:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if v is None:
+            continue
+        out[k] = ("true" if v else "false") if isinstance(v, bool) else v
+    return out
+
+
+def _short(exc: BaseException | None) -> str:
+    if exc is None:
+        return "?"
+    if isinstance(exc, CrucibleHTTPError):
+        return f"HTTP {exc.status_code}"
+    return type(exc).__name__
+
+
+RetryableTransfer = _RetryableTransfer
+__all__ += ["RetryableTransfer", "ServerError"]
