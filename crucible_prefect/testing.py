@@ -5,6 +5,12 @@ fixtures into a ``conftest.py``). ``prefect_backend`` reuses ``PREFECT_API_URL``
 (fast: a running ``prefect server start``), otherwise it starts a temporary Prefect server on a
 free loopback port with its own ``PREFECT_HOME`` and stops it at the end of the session.
 Heartbeats are switched off: they add ~1 s to every flow run and only matter in production.
+
+``crucible_credentials`` is a saved `CrucibleCredentials` block pointing at the local Crucible
+server (``crucible_server``) with a normal user's key (``crucible_user``); those two fixtures come
+from ``crucible.server.testing``, so list both plugins::
+
+    pytest_plugins = ["crucible.server.testing", "crucible_prefect.testing"]
 """
 
 from __future__ import annotations
@@ -16,12 +22,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 import requests
 
+if TYPE_CHECKING:
+    from crucible_prefect.credentials import CrucibleCredentials
+
+__all__ = ["prefect_backend", "crucible_credentials", "start_prefect_server",
+           "drain_prefect_workers", "CREDENTIALS_BLOCK_NAME"]
+
 SERVER_START_TIMEOUT_S = 120.0
+#: Name under which ``crucible_credentials`` saves its block.
+CREDENTIALS_BLOCK_NAME = "crucible-test"
 
 
 def _free_port() -> int:
@@ -89,7 +103,10 @@ def prefect_backend() -> Iterator[str]:
         with temporary_settings(
             updates={PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
         ):
-            yield api_url
+            try:
+                yield api_url
+            finally:
+                drain_prefect_workers()  # while the settings still point at this API
     finally:
         if proc is not None:
             os.environ.pop("PREFECT_API_URL", None)
@@ -100,3 +117,38 @@ def prefect_backend() -> Iterator[str]:
                 proc.kill()
         if tmp is not None:
             tmp.cleanup()
+
+
+def drain_prefect_workers() -> None:
+    """Send queued run logs and events to the API now, while it is still up.
+
+    Prefect ships logs and events from background workers; stopping the server with items still
+    queued makes them report "Error logging to API ... All connection attempts failed" at exit.
+    """
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        for call in (lambda: APILogWorker.instance().drain(), EventsWorker.drain_all):
+            try:
+                pending: Any = call()
+                if inspect.isawaitable(pending):
+                    await pending
+            except RuntimeError:  # the worker was never started
+                pass
+
+    run_coro_as_sync(drain())
+
+
+@pytest.fixture(scope="session")
+def crucible_credentials(prefect_backend, crucible_server, crucible_user) -> "CrucibleCredentials":
+    """A `CrucibleCredentials` block saved as ``crucible-test``: the local server, a user's key."""
+    from crucible_prefect.credentials import CrucibleCredentials
+
+    block = CrucibleCredentials(api_url=crucible_server.url, api_key=crucible_user.api_key,
+                                retry_deadline=30.0)
+    block.save(CREDENTIALS_BLOCK_NAME, overwrite=True)
+    return block
