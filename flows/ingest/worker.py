@@ -1,0 +1,259 @@
+"""Ingest one file group: hash once, find or create its dataset by identity, upload, finish.
+
+The steps, each safe to repeat after a crash or a retry:
+
+1. hash every file once (or take the digest from the local ledger), stat again (still growing?);
+2. derive the dataset id from the identity; one GET by id; create only if missing;
+3. merge metadata (static + extractors + an ``ingest`` provenance record), add keywords;
+4. upload each file with its known sha256 (a dedup hit uploads nothing), make sure it is ingested;
+5. link samples and the session parent, file post-processing requests;
+6. mark the dataset complete (``ingest.complete``), so a re-run needs one GET and nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from . import identity as ident
+from .extractors import Extractor, extract
+from .hashcache import DigestCache
+from .models import FileEntry, FileGroup
+from .ops import CrucibleOps
+from .quiescence import changed_reason
+from .report import FileRow
+
+
+class HeldBack(Exception):
+    """A file changed while it was read: the group waits for a later run."""
+
+
+@dataclass
+class RunContext:
+    """Everything a group needs that is the same for the whole run."""
+
+    fs: Any
+    protocol: str
+    source_url: str
+    is_local: bool
+    instrument: str
+    project: str
+    run: str
+    owner: str
+    mode: str
+    run_dataset: "RunDataset | None" = None  # session parent, or the 'single' container
+    sample_ids: Sequence[str] = ()
+    keywords: Sequence[str] = ()
+    static_metadata: dict = field(default_factory=dict)
+    extractors: Sequence[tuple[str, Extractor]] = ()
+    ingestor: str | None = None
+    post_processing: Sequence[str] = ()
+    cache: DigestCache | None = None
+
+
+class RunDataset:
+    """The run-level dataset (session parent or single container), created on first need.
+
+    Created lazily by the first group that has its digests, so a run whose files all fail or are
+    held back leaves no empty parent behind. Thread-safe: groups run in parallel.
+    """
+
+    def __init__(self, record: dict, role: str, sample_ids: Sequence[str] = (),
+                 keywords: Sequence[str] = (), metadata: dict | None = None):
+        self.record, self.role = record, role
+        self.sample_ids, self.keywords, self.metadata = sample_ids, keywords, metadata or {}
+        self.created = False
+        self.ensured = False
+        self._lock = threading.Lock()
+
+    @property
+    def id(self) -> str:
+        return self.record["unique_id"]
+
+    def ensure(self, ops: CrucibleOps) -> str:
+        with self._lock:
+            if not self.ensured:
+                _, self.created = ops.ensure_dataset(self.record)
+                ops.merge_metadata(self.id, {**self.metadata, "ingest": {
+                    "scheme": ident.IDENTITY_SCHEME, "run": self.record.get("session_name"),
+                    "role": self.role}})
+                ops.add_keywords(self.id, self.keywords)
+                for sample_id in self.sample_ids:
+                    ops.link_sample(self.id, sample_id)
+                self.ensured = True
+        return self.id
+
+
+@dataclass
+class GroupResult:
+    """What happened to one group (rows for the report, plus the dataset it belongs to)."""
+
+    rows: list[FileRow]
+    dataset_id: str | None = None
+    created: bool = False
+    post_processing: list[dict] = field(default_factory=list)
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
+
+
+def digest_files(ctx: RunContext, group: FileGroup) -> dict[str, str]:
+    """sha256 per relative path: from the ledger, else one streaming read; HeldBack on growth."""
+    digests: dict[str, str] = {}
+    for entry in group.files:
+        sha = ctx.cache.get(ctx.protocol, entry) if ctx.cache else None
+        if sha is None:
+            sha, read = ident.sha256_of(ctx.fs, entry.path)
+            reason = changed_reason(ctx.fs, entry)
+            if reason is None and read != entry.size:
+                reason = f"still being written: {entry.rel} changed while it was read"
+            if reason:
+                raise HeldBack(reason)
+            if ctx.cache:
+                ctx.cache.put(ctx.protocol, entry, sha)
+        digests[entry.rel] = sha
+    return digests
+
+
+def cached_digests(ctx: RunContext, group: FileGroup) -> dict[str, str] | None:
+    """All digests of the group from the ledger, or None if any file would need reading."""
+    if ctx.cache is None:
+        return None
+    out = {}
+    for entry in group.files:
+        sha = ctx.cache.get(ctx.protocol, entry)
+        if sha is None:
+            return None
+        out[entry.rel] = sha
+    return out
+
+
+def group_dataset_id(ctx: RunContext, group: FileGroup, digests: dict[str, str]) -> str:
+    return ident.identity_mfid(ident.group_identity(
+        ctx.instrument, ctx.project, ctx.run, group.key, digests.items()))
+
+
+def group_record(ctx: RunContext, group: FileGroup, dsid: str, digests: dict[str, str]) -> dict:
+    """The dataset's fields (everything a search or the UI needs to find and recognise it)."""
+    main = group.main
+    return {
+        "unique_id": dsid,
+        "dataset_name": main.rel,
+        "project_id": ctx.project,
+        "instrument_name": ctx.instrument,
+        "owner_orcid": ctx.owner,
+        "session_name": ctx.run,
+        "source_folder": ctx.source_url,
+        "timestamp": _iso(main.mtime),
+        "size": group.size,
+        "data_format": main.suffix.lstrip(".") or None,
+        "file_to_upload": main.rel,
+        "sha256_hash_file_to_upload": digests[main.rel],
+        "public": False,
+    }
+
+
+def provenance(ctx: RunContext, group: FileGroup, digests: dict[str, str]) -> dict:
+    return {"ingest": {
+        "scheme": ident.IDENTITY_SCHEME, "run": ctx.run, "group": group.key,
+        "files": [{"path": f.rel, "sha256": digests[f.rel], "size": f.size} for f in group.files],
+    }}
+
+
+def is_complete(dataset: dict | None) -> bool:
+    meta = (dataset or {}).get("scientific_metadata") or {}
+    return bool(isinstance(meta, dict) and (meta.get("ingest") or {}).get("complete"))
+
+
+def upload_files(ops: CrucibleOps, ctx: RunContext, dsid: str, group: FileGroup,
+                 digests: dict[str, str]) -> list[FileRow]:
+    """Upload and ingest each file of the group into ``dsid``; one row per file."""
+    rows = []
+    for entry in group.files:
+        with _readable(ctx, entry) as path:
+            stored = ops.upload(dsid, path, sha256=digests[entry.rel], relative_path=entry.rel,
+                                ingestor=ctx.ingestor)
+        if stored.get("storage_path"):
+            rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="ingested"))
+            continue
+        req = stored.get("ingestion_request") or {}
+        detail = req.get("error_message") or ""
+        rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="failed",
+                            reason=f"ingestion {req.get('status') or 'not finished'}"
+                                   + (f": {detail}" if detail else "")))
+    return rows
+
+
+class _readable:
+    """A local path for ``entry``: the file itself, or (remote fsspec) a temporary local copy."""
+
+    def __init__(self, ctx: RunContext, entry: FileEntry):
+        self.ctx, self.entry, self.tmp = ctx, entry, None
+
+    def __enter__(self) -> str:
+        if self.ctx.is_local:
+            return self.entry.path
+        import tempfile
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="crucible-ingest-")
+        target = posixpath.join(self.tmp.name, posixpath.basename(self.entry.path) or "file")
+        self.ctx.fs.get_file(self.entry.path, target)
+        return target
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+
+def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupResult:
+    """Do (or finish) one group; returns rows instead of raising for per-file problems."""
+    try:
+        digests = digest_files(ctx, group)
+    except HeldBack as held:
+        return GroupResult([FileRow(file=f.rel, bytes=f.size, status="held", reason=str(held))
+                            for f in group.files])
+    except OSError as exc:
+        reason = f"unreadable: {type(exc).__name__}: {exc}"
+        return GroupResult([FileRow(file=f.rel, bytes=f.size, status="failed", reason=reason)
+                            for f in group.files])
+
+    if ctx.mode == "single":
+        container = ctx.run_dataset.ensure(ops)
+        rows = upload_files(ops, ctx, container, group, digests)
+        return GroupResult(rows, dataset_id=container)
+
+    dsid = group_dataset_id(ctx, group, digests)
+    dataset, created = ops.ensure_dataset(group_record(ctx, group, dsid, digests))
+    if is_complete(dataset):
+        return GroupResult([FileRow(file=f.rel, dataset_id=dsid, bytes=f.size, status="exists")
+                            for f in group.files], dataset_id=dsid)
+    metadata = extract(group, ctx.fs, ctx.extractors, ctx.static_metadata)
+    ops.merge_metadata(dsid, {**metadata, **provenance(ctx, group, digests)})
+    ops.add_keywords(dsid, ctx.keywords)
+    rows = upload_files(ops, ctx, dsid, group, digests)
+    for sample_id in ctx.sample_ids:
+        ops.link_sample(dsid, sample_id)
+    if ctx.run_dataset is not None:
+        ops.link_child(ctx.run_dataset.ensure(ops), dsid)
+    result = GroupResult(rows, dataset_id=dsid, created=created)
+    if any(r.status == "failed" for r in rows):
+        return result  # not marked complete: a re-run retries the ingestion
+    done = ((dataset.get("scientific_metadata") or {}).get("ingest") or {}).get("post_processing") or {}
+    for name in ctx.post_processing:
+        outcome = dict(done[name]) if done.get(name, {}).get("status") == "complete" else \
+            ops.post_process(dsid, name)
+        outcome.setdefault("request_type", name)
+        outcome["dataset_mfid"] = dsid
+        result.post_processing.append(outcome)
+    pp = {p["request_type"]: {"status": p.get("status"), "id": p.get("id")} for p in result.post_processing}
+    if all(p.get("status") == "complete" for p in result.post_processing):
+        ops.merge_metadata(dsid, {"ingest": {"complete": True, "post_processing": pp}})
+    else:
+        ops.merge_metadata(dsid, {"ingest": {"post_processing": pp}})
+    return result
