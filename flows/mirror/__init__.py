@@ -2,11 +2,11 @@
 
 from .destination import Destination, open_destination
 from .engine import Mirror, MirrorOptions
-from .fetch import ChecksumMismatch, RetryPolicy, TransferError
+from .fetch import ChecksumMismatchError, TransferError
 from .paths import DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, UnsafePathError
 from .report import FileResult, MirrorReport
 from .selection import CrucibleSource, Query
 
-__all__ = ["ChecksumMismatch", "CrucibleSource", "DEFAULT_RECORD_TEMPLATE", "DEFAULT_TEMPLATE",
+__all__ = ["ChecksumMismatchError", "CrucibleSource", "DEFAULT_RECORD_TEMPLATE", "DEFAULT_TEMPLATE",
            "Destination", "FileResult", "Mirror", "MirrorOptions", "MirrorReport", "Query",
-           "RetryPolicy", "TransferError", "UnsafePathError", "open_destination"]
+           "TransferError", "UnsafePathError", "open_destination"]

@@ -12,11 +12,11 @@ import hashlib
 import json
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .destination import Destination
-from .fetch import CHUNK_SIZE, RetryPolicy, TransferError, copy_verified
+from .fetch import CHUNK_SIZE, TransferError, copy_verified
 from .manifest import Entry, Manifest
 from .paths import DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, UnsafePathError, check_template, render
 from .report import COPIED, DELETED, FAILED, SKIPPED, VERIFIED, FileResult, MirrorReport, Progress
@@ -32,7 +32,6 @@ class MirrorOptions:
     delete_extraneous: bool = False
     max_concurrency: int = 4
     chunk_size: int = CHUNK_SIZE
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
         check_template(self.template)
@@ -88,6 +87,8 @@ class Mirror:
         expected: set[str] = set()
         for remote in files:
             try:
+                if remote.path_error:
+                    raise UnsafePathError(remote.path_error)
                 path = render(self.options.template, {**fields, "relative_path": remote.relative_path,
                                                       "filename": remote.filename, "file_id": remote.file_id})
                 self._claim(path, (dataset_id, remote.file_id))
@@ -127,12 +128,12 @@ class Mirror:
             if entry is None and have is not None and have == remote.size and self._rehash(path) == sha:
                 self._remember(path, have, sha, remote)
                 return self._done(_replace(base, status=VERIFIED))
-            writer = self.dest.open_writer(path)
-            result = copy_verified(lambda refresh: links.get(remote.file_id, refresh), writer,
-                                   expected_size=remote.size, expected_sha256=sha,
-                                   retry=self.options.retry, chunk_size=self.options.chunk_size)
-            self._remember(path, result.bytes_received, sha, remote)
-            return self._done(_replace(base, status=COPIED, bytes=result.bytes_received))
+            result = copy_verified(lambda refresh: links.get(remote.file_id, refresh), self.dest,
+                                   path, expected_size=remote.size, expected_sha256=sha,
+                                   transport=getattr(self.source, "transport", None),
+                                   chunk_size=self.options.chunk_size)
+            self._remember(path, result.size, sha, remote)
+            return self._done(_replace(base, status=COPIED, bytes=result.size))
         except Exception as exc:
             return self._done(_replace(base, error=_message(exc)))
 

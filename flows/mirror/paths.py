@@ -12,6 +12,9 @@ import re
 import string
 from typing import Mapping
 
+from crucible.transfer.paths import UnsafePathError
+from crucible.transfer.paths import safe_relative_path as _client_safe_relative_path
+
 DEFAULT_TEMPLATE = "{project_id}/{dataset_id}/{relative_path}"
 DEFAULT_RECORD_TEMPLATE = "{project_id}/{dataset_id}/record.json"
 RESERVED_DIR = ".crucible-mirror"
@@ -23,10 +26,6 @@ TEMPLATE_FIELDS = frozenset(
 # Only relative_path may span several directories; every other field must be one segment.
 MULTI_SEGMENT_FIELDS = frozenset({"relative_path"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class UnsafePathError(ValueError):
-    """A server-supplied name would leave the destination prefix or is otherwise unusable."""
 
 
 def check_template(template: str) -> None:
@@ -48,23 +47,22 @@ def check_template(template: str) -> None:
 def safe_relative_path(value: str, *, what: str = "path", multi_segment: bool = True) -> str:
     """Return ``value`` as a normalised relative POSIX path, or raise :class:`UnsafePathError`.
 
-    Rejected: empty names, absolute paths, drive letters, backslashes, control characters,
-    ``..`` segments, and our own reserved names (the manifest directory, partial files).
-    ``.`` and empty segments (``a//b``, ``./a``) are dropped.
+    The client's check (``crucible.transfer.paths``) rejects empty names, absolute paths, drive
+    letters and ``..``; on top we reject backslashes, control characters, URLs and our own
+    reserved names (the manifest directory, partial files). ``.`` and empty segments are dropped.
     """
     if not isinstance(value, str) or not value:
         raise UnsafePathError(f"{what} is empty")
     if _CONTROL.search(value):
         raise UnsafePathError(f"{what} {value!r} contains control characters")
-    if "\\" in value:
+    if "\\" in value:  # a separator on Windows, a plain character on object stores: refuse
         raise UnsafePathError(f"{what} {value!r} contains a backslash")
-    if value.startswith("/") or re.match(r"^[A-Za-z]:", value) or "://" in value:
-        raise UnsafePathError(f"{what} {value!r} is absolute")
-    parts = [p for p in value.split("/") if p not in ("", ".")]
-    if not parts:
-        raise UnsafePathError(f"{what} {value!r} names no file")
-    if ".." in parts:
-        raise UnsafePathError(f"{what} {value!r} climbs out of its directory")
+    if "://" in value:
+        raise UnsafePathError(f"{what} {value!r} is a URL, not a relative path")
+    try:
+        parts = _client_safe_relative_path(value).split("/")  # absolute, "..", NUL, empty
+    except UnsafePathError as exc:
+        raise UnsafePathError(f"{what}: {exc}") from None
     if not multi_segment and len(parts) != 1:
         raise UnsafePathError(f"{what} {value!r} must be a single path segment")
     if parts[0] == RESERVED_DIR or any(PARTIAL_MARKER in p for p in parts):

@@ -39,6 +39,7 @@ class RemoteFile:
     size: int | None
     sha256: str | None
     ingested: bool
+    path_error: str | None = None  # why relative_path is unusable (hostile or missing)
 
 
 class Source(Protocol):
@@ -47,24 +48,6 @@ class Source(Protocol):
     def download_links(self, dataset_id: str) -> dict[str, str]: ...
     def file_link(self, file_id: str) -> str: ...
     def select(self, query: Query) -> list[str]: ...
-
-
-def relative_path_of(row: dict, dataset_id: str) -> str | None:
-    """The file's path inside its dataset, from ``storage_path`` (``<bucket>/<dsid>/<rel>``).
-
-    Returned as stored (untrusted); :func:`flows.mirror.paths.render` checks it.
-    """
-    if row.get("relative_path"):
-        return str(row["relative_path"])
-    storage = row.get("storage_path")
-    if storage:
-        marker = f"/{dataset_id}/"
-        if marker in storage:
-            return storage.split(marker, 1)[1]
-        if storage.startswith(f"{dataset_id}/"):
-            return storage[len(dataset_id) + 1:]
-    filename = row.get("filename")
-    return str(filename).rsplit("/", 1)[-1] if filename else None
 
 
 class CrucibleSource:
@@ -80,13 +63,21 @@ class CrucibleSource:
         return _plain(record)
 
     def files(self, dataset_id: str) -> list[RemoteFile]:
-        rows = [_plain(r) for r in self.client.files.list(dataset_id=dataset_id)]
+        from crucible.transfer import dataset_relative_path
+        from crucible.transfer.paths import UnsafePathError
+
+        rows = [_plain(r) for r in self.client.files.list(dataset_id=dataset_id, limit=None)]
         out = []
         for row in rows:
+            try:
+                relative, error = dataset_relative_path(dataset_id, row), None
+            except UnsafePathError as exc:
+                relative, error = None, str(exc)
             out.append(RemoteFile(
                 dataset_id=dataset_id,
                 file_id=str(row.get("mfid") or row.get("id") or ""),
-                relative_path=relative_path_of(row, dataset_id),
+                relative_path=relative,
+                path_error=error,
                 filename=row.get("filename"),
                 size=int(row["size"]) if row.get("size") is not None else None,
                 sha256=(row.get("sha256_hash") or None),
@@ -98,8 +89,12 @@ class CrucibleSource:
         return dict(self.client.datasets.get_download_links(dataset_id) or {})
 
     def file_link(self, file_id: str) -> str:
-        link = self.client.files.download_link(file_id)
-        return link["url"] if isinstance(link, dict) else str(link)
+        return self.client.files.download_link(file_id)
+
+    @property
+    def transport(self) -> Any:
+        """The client's transport, whose credential-free storage session fetches signed URLs."""
+        return getattr(self.client, "_transport", None)
 
     def select(self, query: Query) -> list[str]:
         """Dataset ids matching ``query``, each once, in a stable order."""

@@ -11,13 +11,13 @@ import fsspec
 import pytest
 
 from flows.mirror.destination import Destination, open_destination
-from flows.mirror.fetch import (ChecksumMismatch, RetryPolicy, TransferError, copy_verified,
-                                redact)
+from crucible.transport import RetryPolicy, Transport
+from flows.mirror.fetch import ChecksumMismatchError, TransferError, copy_verified, redact_url
 from flows.mirror.manifest import JOURNAL_DIR, MANIFEST_NAME, Entry, Manifest
 from flows.mirror.paths import (UnsafePathError, check_template, render, safe_relative_path)
 from flows.mirror.testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
 
-FAST = RetryPolicy(attempts=4, backoff=0.01)
+FAST = Transport("", None, retry=RetryPolicy(attempts=4, backoff=0.01, jitter=0))
 
 
 # -- paths -----------------------------------------------------------------------------------
@@ -168,6 +168,8 @@ class _Storage(http.server.BaseHTTPRequestHandler):
             start = int(rng.split("=")[1].split("-")[0])
         body = self.blob[start:]
         self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(self.blob) - 1}/{len(self.blob)}")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         cut = self.break_after.pop(0) if self.break_after else None
@@ -195,11 +197,11 @@ def test_copy_resumes_with_range_after_a_broken_stream(storage, tmp_path):
     storage.blob = bytes(range(256)) * 4096  # 1 MiB
     storage.break_after = [300_000, 200_000]
     dest = open_destination(f"file://{tmp_path}")
-    result = copy_verified(lambda refresh: storage.url, dest.open_writer("f.bin"),
+    result = copy_verified(lambda refresh: storage.url, dest, "f.bin",
                            expected_size=len(storage.blob),
                            expected_sha256=hashlib.sha256(storage.blob).hexdigest(),
-                           retry=FAST, chunk_size=64 * 1024)
-    assert result.bytes_received == len(storage.blob) and result.attempts == 3
+                           transport=FAST, chunk_size=64 * 1024)
+    assert result.size == len(storage.blob)
     assert (tmp_path / "f.bin").read_bytes() == storage.blob
     ranges = [h.get("Range") for h in storage.seen]
     assert ranges[0] is None and len(ranges) == 3
@@ -213,9 +215,9 @@ def test_copy_starts_over_when_range_is_ignored(storage, tmp_path):
     storage.break_after = [1000]
     storage.honour_range = False
     dest = open_destination(f"file://{tmp_path}")
-    copy_verified(lambda refresh: storage.url, dest.open_writer("f.bin"),
+    copy_verified(lambda refresh: storage.url, dest, "f.bin",
                   expected_size=len(storage.blob),
-                  expected_sha256=hashlib.sha256(storage.blob).hexdigest(), retry=FAST)
+                  expected_sha256=hashlib.sha256(storage.blob).hexdigest(), transport=FAST)
     assert (tmp_path / "f.bin").read_bytes() == storage.blob
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
 
@@ -224,22 +226,24 @@ def test_checksum_mismatch_removes_the_partial_and_keeps_the_old_file(storage, t
     storage.blob = b"tampered" * 1000
     dest = open_destination(f"file://{tmp_path}")
     dest.write_bytes("f.bin", b"previous")
-    with pytest.raises(ChecksumMismatch, match="sha256 mismatch"):
-        copy_verified(lambda refresh: storage.url, dest.open_writer("f.bin"),
-                      expected_size=len(storage.blob), expected_sha256="0" * 64, retry=FAST)
+    with pytest.raises(ChecksumMismatchError):
+        copy_verified(lambda refresh: storage.url, dest, "f.bin",
+                      expected_size=len(storage.blob), expected_sha256="0" * 64, transport=FAST)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]
     assert (tmp_path / "f.bin").read_bytes() == b"previous"
 
 
 def test_errors_never_show_the_signature(storage, tmp_path):
     storage.blob = b"q" * 10_000
-    storage.break_after = [10, 10, 10, 10]
+    storage.break_after = [10] * 8
     dest = open_destination(f"file://{tmp_path}")
+    refreshed = []
     with pytest.raises(TransferError) as info:
-        copy_verified(lambda refresh: storage.url, dest.open_writer("f.bin"),
-                      expected_size=10_000, expected_sha256="0" * 64, retry=FAST)
+        copy_verified(lambda refresh: refreshed.append(refresh) or storage.url, dest, "f.bin",
+                      expected_size=10_000, expected_sha256="0" * 64, transport=FAST)
+    assert refreshed == [False, True]  # one more try with a fresh link, then give up
     assert "SECRETSIG" not in str(info.value) and "sig=" not in str(info.value)
     assert info.value.__cause__ is None and info.value.__context__ is None or \
         "SECRETSIG" not in repr(info.value.__context__)
-    assert redact(storage.url).endswith("/blob/abc")
+    assert redact_url(storage.url).endswith("/blob/abc")
     assert list(tmp_path.iterdir()) == []
