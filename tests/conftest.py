@@ -9,8 +9,5 @@ for _name in [n for n in os.environ if n.startswith("CRUCIBLE_")]:
     os.environ.pop(_name)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-try:  # removed once the server layer lands
-    from crucible.server.testing import *  # noqa: F401,F403
-except ModuleNotFoundError:
-    pass
+from crucible.server.testing import *  # noqa: F401,F403,E402
 from crucible_prefect.testing import *  # noqa: F401,F403,E402

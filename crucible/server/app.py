@@ -1,0 +1,84 @@
+"""Build the ASGI application: FastAPI routers under ``/api/v2`` wrapped in fault injection."""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .accounts import bootstrap_admin
+from .db import ServerState, open_database
+from .faults import FaultInjector
+from .ingestor import IngestWorker
+from .routes import admin, datasets, files, health, ingestion, projects, resources, users
+from .routes.entities import make_entity_router
+from .schemas import DatasetIn, SampleIn
+from .settings import API_PREFIX, Settings
+from .signing import Signer
+from .storage import Storage
+from . import uploads
+
+
+def _signing_secret(sessions) -> bytes:
+    """A per-data-dir secret, so signed URLs survive a restart."""
+    with sessions() as db:
+        row = db.get(ServerState, "signing_secret")
+        if row is None:
+            row = ServerState(key="signing_secret", value=secrets.token_hex(32))
+            db.add(row)
+            db.commit()
+        return bytes.fromhex(row.value)
+
+
+def _api_routers():
+    from .routes import deletions, graphs, instruments, search
+
+    return [health.router, health.account_router, users.router, make_entity_router("dataset", "datasets", DatasetIn),
+            make_entity_router("sample", "samples", SampleIn), datasets.router, files.router,
+            ingestion.router, resources.router, projects.router, instruments.router,
+            graphs.router, deletions.router, search.router]
+
+
+def create_fastapi(settings: Settings) -> FastAPI:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sessions = open_database(settings.db_path)
+    storage = Storage(settings.data_dir)
+    worker = IngestWorker(sessions, storage, settings.ingest_mode)
+    if settings.admin_key:
+        with sessions() as db:
+            bootstrap_admin(db, settings.admin_key)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        worker.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            sessions.kw["bind"].dispose()
+
+    app = FastAPI(title="Crucible (local)", version=health.VERSION, lifespan=lifespan,
+                  docs_url="/docs", openapi_url="/openapi.json")
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.storage = storage
+    app.state.worker = worker
+    app.state.upload_states = {}
+    app.state.signer = Signer(_signing_secret(sessions), settings.public_url, settings.link_ttl_s)
+    for router in _api_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)  # /health also at the root, for probes
+    app.include_router(files.raw_router)
+    app.include_router(uploads.router)
+    app.include_router(admin.router)
+    return app
+
+
+def create_app(settings: Settings):
+    """The full ASGI app (FastAPI inside the fault injector); ``.fastapi`` reaches the inner app."""
+    inner = create_fastapi(settings)
+    outer = FaultInjector(inner, settings.fail_rate, settings.fail_seed)
+    inner.state.faults = outer
+    outer.fastapi = inner
+    return outer

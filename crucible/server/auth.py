@@ -1,0 +1,111 @@
+"""API keys (stored hashed), the calling user, and the access rules of contract §6."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from fastapi import HTTPException
+from sqlalchemy import false, or_, select
+from sqlalchemy.orm import Session
+
+from .db import Acl, ApiKey, Entity, Membership, User, now_iso
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh API key: 256 random bits, URL-safe."""
+    return "ck_" + secrets.token_urlsafe(32)
+
+
+def issue_key(db: Session, user: User, *, key: str | None = None, bootstrap: bool = False) -> str:
+    """Store the hash of ``key`` (or of a new key) for ``user``; return the plain key."""
+    key = key or new_key()
+    h = hash_key(key)
+    if db.get(ApiKey, h) is None:
+        db.add(ApiKey(key_hash=h, user_id=user.id, bootstrap=bootstrap))
+    return key
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the user row and the access groups they belong to."""
+
+    user: User
+    groups: frozenset[str]
+    key_created_at: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user.is_admin)
+
+    @property
+    def orcid(self) -> str:
+        return self.user.unique_id
+
+
+def authenticate(db: Session, authorization: str | None) -> Caller:
+    """Resolve a ``Bearer`` header to a Caller; 401 when missing or unknown."""
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(401, "Missing API key (Authorization: Bearer <key>)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    key = authorization[7:].strip()
+    row = db.get(ApiKey, hash_key(key)) if key else None
+    if row is None or (row.expires_at is not None and row.expires_at < now_iso()):
+        raise HTTPException(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    user = db.get(User, row.user_id)
+    if user is None:
+        raise HTTPException(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    return Caller(user=user, groups=user_groups(db, user), key_created_at=row.created_at)
+
+
+def user_groups(db: Session, user: User) -> frozenset[str]:
+    names = db.scalars(select(Membership.group_name).where(Membership.user_id == user.id))
+    return frozenset([*names, user.unique_id])
+
+
+def require_admin(caller: Caller) -> None:
+    if not caller.is_admin:
+        raise HTTPException(403, "Admin privileges required")
+
+
+def _acl(db: Session, caller: Caller, resource_id: str, right: str) -> bool:
+    col = Acl.read if right == "read" else Acl.write
+    q = select(Acl.resource_id).where(Acl.resource_id == resource_id,
+                                      Acl.group_name.in_(caller.groups), col.is_(True))
+    return db.execute(q.limit(1)).first() is not None
+
+
+def can_read(db: Session, caller: Caller, ent: Entity) -> bool:
+    if caller.is_admin or ent.public or ent.owner_orcid == caller.orcid:
+        return True
+    if ent.project_id is not None and ent.project_id in caller.groups:
+        return True
+    return _acl(db, caller, ent.unique_id, "read")
+
+
+def can_write(db: Session, caller: Caller, ent: Entity) -> bool:
+    if caller.is_admin or ent.owner_orcid == caller.orcid:
+        return True
+    if ent.project_id is not None and ent.project_id in caller.groups:
+        return True
+    return _acl(db, caller, ent.unique_id, "write")
+
+
+def visible_clause(caller: Caller):
+    """SQL condition on ``Entity`` for rows the caller may read."""
+    if caller.is_admin:
+        return ~false()
+    acl = select(Acl.resource_id).where(Acl.group_name.in_(caller.groups), Acl.read.is_(True))
+    return or_(Entity.public.is_(True), Entity.owner_orcid == caller.orcid,
+               Entity.project_id.in_(caller.groups), Entity.unique_id.in_(acl))
+
+
+def check_write(db: Session, caller: Caller, ent: Entity) -> None:
+    """403 unless the caller may change ``ent`` (read access is checked by the loader)."""
+    if not can_write(db, caller, ent):
+        raise HTTPException(403, f"Not allowed to modify {ent.kind} {ent.unique_id}")

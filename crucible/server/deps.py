@@ -1,0 +1,37 @@
+"""FastAPI dependencies shared by the routers: DB session, caller, paging parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Iterator
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from .auth import Caller, authenticate
+from .settings import Settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request; anything not committed by the handler is rolled back."""
+    db = request.app.state.sessions()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def get_caller(request: Request, db: Annotated[Session, Depends(get_db)]) -> Caller:
+    return authenticate(db, request.headers.get("authorization"))
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+DB = Annotated[Session, Depends(get_db)]
+Who = Annotated[Caller, Depends(get_caller)]
+Conf = Annotated[Settings, Depends(get_settings)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+SearchLimit = Annotated[int, Query(ge=1, le=50)]
+SearchQ = Annotated[str, Query(min_length=3)]

@@ -1,0 +1,102 @@
+"""Create and update datasets, samples and instruments: one mechanism for all three kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..mfid import new_mfid
+from .auth import Caller, check_write
+from .db import Entity, Project, now_iso
+from .records import NAME_FIELD
+
+ALIASES = {"creation_date": "timestamp", "date_created": "timestamp"}
+DROP = {"owner_user_id"}
+
+
+def _normalise(kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    data = dict(data)
+    for alias, target in ALIASES.items():
+        if alias in data:
+            value = data.pop(alias)
+            if data.get(target) is None and value is not None:
+                data[target] = value
+    for k in DROP:
+        data.pop(k, None)
+    return data
+
+
+def check_project(db: Session, caller: Caller, project_id: str | None) -> None:
+    """A resource may only be put in an existing project the caller belongs to."""
+    if project_id is None:
+        return
+    if db.scalar(select(Project.seq).where(Project.project_id == project_id)) is None:
+        raise HTTPException(404, f"Project {project_id} not found")
+    if not caller.is_admin and project_id not in caller.groups:
+        raise HTTPException(403, f"Not a member of project {project_id}")
+
+
+def _apply(ent: Entity, data: dict[str, Any]) -> None:
+    fields = dict(ent.fields or {})
+    for key, value in data.items():
+        if key == NAME_FIELD[ent.kind]:
+            ent.name = value
+        elif key in ("project_id", "owner_orcid"):
+            setattr(ent, key, value)
+        elif key == "public":
+            ent.public = bool(value)
+        elif key in ("unique_id", "creation_time", "modification_time", "resource_type"):
+            continue
+        else:
+            fields[key] = value
+    ent.fields = fields
+
+
+def create_entity(db: Session, caller: Caller, kind: str, data: dict[str, Any]) -> Entity:
+    """Insert a new entity; 409 if the client-supplied ``unique_id`` is taken."""
+    data = _normalise(kind, data)
+    unique_id = data.pop("unique_id", None) or new_mfid()
+    if kind == "instrument":
+        data["public"] = True
+        data.pop("project_id", None)
+    else:
+        check_project(db, caller, data.get("project_id"))
+        if not data.get("owner_orcid"):
+            data["owner_orcid"] = caller.orcid
+    if db.scalar(select(Entity.id).where(Entity.unique_id == unique_id)) is not None:
+        raise HTTPException(409, f"A resource with unique_id {unique_id} already exists")
+    now = now_iso()
+    ent = Entity(unique_id=unique_id, kind=kind, public=False, fields={},
+                 creation_time=now, modification_time=now)
+    _apply(ent, {k: v for k, v in data.items() if v is not None or k in ("public",)})
+    if ent.public is None:
+        ent.public = False
+    db.add(ent)
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        raise HTTPException(409, f"A resource with unique_id {unique_id} already exists") from None
+    return ent
+
+
+def patch_entity(db: Session, caller: Caller, ent: Entity, data: dict[str, Any]) -> Entity:
+    """Apply the sent fields; project moves need membership of the new project."""
+    check_write(db, caller, ent)
+    data = _normalise(ent.kind, data)
+    data.pop("unique_id", None)
+    if "project_id" in data and data["project_id"] != ent.project_id:
+        if ent.kind == "instrument":
+            data.pop("project_id")
+        else:
+            check_project(db, caller, data["project_id"])
+    if "public" in data and data["public"] is None:
+        data.pop("public")
+    _apply(ent, data)
+    ent.modification_time = now_iso()
+    db.commit()
+    return ent

@@ -1,0 +1,127 @@
+"""Routes shared by datasets and samples: list, create, get, patch, search, parents/children.
+
+One factory builds both routers so the two kinds cannot drift apart. (No ``from __future__ import
+annotations`` here: FastAPI must see the real body model type of each router.)
+"""
+
+from typing import Optional
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel
+from sqlalchemy import and_, delete, func, select
+
+from ..db import Entity, Link
+from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
+from ..entities import create_entity, patch_entity
+from ..records import (
+    entity_query, get_entity, keyset_page, linked_ids, off_envelope, offset_page, parse_bool, record,
+    records,
+)
+from ..auth import check_write
+from ..schemas import set_fields
+
+RESERVED = {"limit", "offset", "cursor", "include_metadata", "include_links", "include_owner",
+            "include_datasets"}
+
+
+def list_filters(request: Request) -> dict[str, str]:
+    return {k: v for k, v in request.query_params.items() if k not in RESERVED}
+
+
+def includes(request: Request) -> dict[str, bool]:
+    q = request.query_params
+    return {name: parse_bool(q[key], key) for name, key in (
+        ("include_metadata", "include_metadata"), ("include_links", "include_links"),
+        ("include_owner", "include_owner")) if key in q}
+
+
+def link_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
+    """Create ``a``→``b`` (idempotent: re-linking answers 200 with the same record)."""
+    if a == b:
+        raise HTTPException(422, "A resource cannot be linked to itself")
+    ea = get_entity(db, caller, a, kind_a)
+    eb = get_entity(db, caller, b, kind_b)
+    check_write(db, caller, ea if link_kind == "child" else eb)
+    if db.get(Link, (a, b)) is None:
+        db.add(Link(parent_id=a, child_id=b, kind=link_kind))
+        db.commit()
+    return {"parent_id": a, "child_id": b, "parent_type": ea.kind, "child_type": eb.kind,
+            "relationship": "associated" if link_kind == "assoc" else "child"}
+
+
+def unlink_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
+    ea = get_entity(db, caller, a, kind_a)
+    eb = get_entity(db, caller, b, kind_b)
+    check_write(db, caller, ea if link_kind == "child" else eb)
+    res = db.execute(delete(Link).where(Link.parent_id == a, Link.child_id == b, Link.kind == link_kind))
+    if res.rowcount == 0:
+        raise HTTPException(404, f"No link between {a} and {b}")
+    db.commit()
+    return {"detail": f"Link between {a} and {b} removed"}
+
+
+def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRouter:
+    """The list/create/get/patch/search/graph-neighbour routes for ``kind``."""
+    router = APIRouter(prefix=f"/{plural}", tags=[plural])
+
+    @router.get("")
+    def list_(request: Request, db: DB, caller: Who, limit: Limit = 100,
+              cursor: Optional[str] = None):
+        q = entity_query(caller, kind, list_filters(request))
+        rows, nxt, total = keyset_page(db, q, limit, cursor)
+        return {"items": records(db, rows, **includes(request)), "next_cursor": nxt,
+                "total": total, "limit": limit}
+
+    @router.post("")
+    def create(body: model, db: DB, caller: Who):  # type: ignore[valid-type]
+        ent = create_entity(db, caller, kind, set_fields(body))
+        return record(db, ent)
+
+    @router.get("/search")
+    def search(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20,
+               project_id: Optional[str] = None):
+        extra = [func.lower(Entity.name).like(f"%{q.lower()}%")]
+        if project_id is not None:
+            extra.append(Entity.project_id == project_id)
+        query = entity_query(caller, kind, {}, *extra)
+        rows, total = offset_page(db, query, limit, 0)
+        return {"items": records(db, rows), "total": total, "limit": limit}
+
+    @router.get("/{uid}")
+    def get(uid: str, request: Request, db: DB, caller: Who):
+        return record(db, get_entity(db, caller, uid, kind), **includes(request))
+
+    @router.patch("/{uid}")
+    def patch(uid: str, body: model, db: DB, caller: Who):  # type: ignore[valid-type]
+        ent = get_entity(db, caller, uid, kind)
+        return record(db, patch_entity(db, caller, ent, set_fields(body)))
+
+    def neighbours(uid: str, request: Request, db, caller, limit: int, offset: int, *, parents: bool):
+        get_entity(db, caller, uid, kind)
+        ids = linked_ids("child", parents_of=uid) if parents else linked_ids("child", children_of=uid)
+        q = entity_query(caller, kind, list_filters(request), Entity.unique_id.in_(ids))
+        rows, total = offset_page(db, q, limit, offset)
+        return off_envelope(records(db, rows, **includes(request)), total, limit, offset)
+
+    @router.get("/{uid}/children")
+    def children(uid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,
+                 offset: Offset = 0):
+        return neighbours(uid, request, db, caller, limit, offset, parents=False)
+
+    @router.get("/{uid}/parents")
+    def parents(uid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,
+                offset: Offset = 0):
+        return neighbours(uid, request, db, caller, limit, offset, parents=True)
+
+    @router.post("/{parent}/children/{child}")
+    def add_child(parent: str, child: str, db: DB, caller: Who):
+        return link_entities(db, caller, kind, parent, kind, child, "child")
+
+    @router.delete("/{parent}/children/{child}")
+    def remove_child(parent: str, child: str, db: DB, caller: Who):
+        return unlink_entities(db, caller, kind, parent, kind, child, "child")
+
+    return router
+
+
+__all__ = ["and_", "link_entities", "make_entity_router", "select", "unlink_entities"]

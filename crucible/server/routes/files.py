@@ -1,0 +1,185 @@
+"""Upload initiate/complete, file listings, download links and signed downloads (§5.3)."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...mfid import new_mfid
+from ..auth import Caller, can_read, check_write, visible_clause
+from ..db import Entity, File, Upload
+from ..deps import DB, Conf, Limit, Offset, Who
+from ..records import get_entity, off_envelope
+from ..schemas import UploadComplete, UploadInitiate
+
+router = APIRouter(tags=["files"])
+raw_router = APIRouter()  # outside the API root: signed downloads need no key
+
+
+def file_record(f: File, dataset_id: int | None = None) -> dict:
+    return {"mfid": f.mfid, "dataset_mfid": f.dataset_mfid, "filename": f.filename,
+            "storage_path": f.storage_path, "size": f.size, "sha256_hash": f.sha256_hash,
+            "dataset_id": dataset_id, "creation_time": f.creation_time}
+
+
+def _file_for(db: Session, caller: Caller, mfid: str) -> tuple[File, Entity]:
+    f = db.scalar(select(File).where(File.mfid == mfid))
+    ds = db.scalar(select(Entity).where(Entity.unique_id == f.dataset_mfid)) if f else None
+    if f is None or ds is None or not can_read(db, caller, ds):
+        raise HTTPException(404, f"File {mfid} not found")
+    return f, ds
+
+
+@router.post("/datasets/{dsid}/upload/initiate")
+def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
+    ds = get_entity(db, caller, dsid, "dataset")
+    check_write(db, caller, ds)
+    if body.sha256_hash:
+        existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
+                                                File.sha256_hash == body.sha256_hash))
+        if existing is not None:
+            return {"existing_file": file_record(existing, ds.id)}
+    if not body.filename:
+        raise HTTPException(422, "filename must not be empty")
+    upload = Upload(upload_id=new_mfid(), dataset_mfid=dsid, filename=body.filename,
+                    size=body.size, sha256_hash=body.sha256_hash, received=0)
+    storage = request.app.state.storage
+    storage.part(upload.upload_id).touch()
+    db.add(upload)
+    db.commit()
+    return {"upload_id": upload.upload_id,
+            "resumable_uri": f"{conf.public_url.rstrip('/')}/_uploads/{upload.upload_id}",
+            "chunk_size_hint": conf.chunk_size_hint}
+
+
+@router.post("/datasets/{dsid}/upload/initiate/multipart")
+def initiate_multipart(dsid: str, db: DB, caller: Who):
+    get_entity(db, caller, dsid, "dataset")
+    raise HTTPException(501, "Multipart (GCS XML) upload is not available on the local server; "
+                             "use /upload/initiate (resumable)")
+
+
+@router.post("/datasets/{dsid}/upload/complete")
+def complete(dsid: str, body: UploadComplete, request: Request, db: DB, caller: Who):
+    """Register a fully received upload as a file. Idempotent per ``upload_id``."""
+    ds = get_entity(db, caller, dsid, "dataset")
+    check_write(db, caller, ds)
+    upload = db.get(Upload, body.upload_id)
+    if upload is None or upload.dataset_mfid != dsid:
+        raise HTTPException(404, f"Upload {body.upload_id} not found for dataset {dsid}")
+    if upload.file_mfid is not None:
+        f = db.scalar(select(File).where(File.mfid == upload.file_mfid))
+        if f is not None:
+            return file_record(f, ds.id)
+    if upload.received != upload.size or upload.sha256_actual is None:
+        raise HTTPException(422, f"Upload incomplete: {upload.received} of {upload.size} bytes received")
+    storage = request.app.state.storage
+    wanted = {h.lower() for h in (body.sha256_hash, upload.sha256_hash) if h}
+    if any(h != upload.sha256_actual for h in wanted):
+        storage.part(upload.upload_id).unlink(missing_ok=True)
+        db.delete(upload)
+        db.commit()
+        request.app.state.upload_states.pop(body.upload_id, None)
+        raise HTTPException(422, f"sha256 mismatch: received data hashes to {upload.sha256_actual}; "
+                                 "the upload was discarded, start a new one")
+    existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
+                                            File.sha256_hash == upload.sha256_actual))
+    if existing is not None:  # a concurrent upload of the same content won the race
+        storage.part(upload.upload_id).unlink(missing_ok=True)
+        upload.file_mfid = existing.mfid
+        db.commit()
+        return file_record(existing, ds.id)
+    f = File(mfid=new_mfid(), dataset_mfid=dsid, relpath=upload.filename,
+             filename=f"crucible-uploads/{dsid}/{upload.filename}", size=upload.size,
+             sha256_hash=upload.sha256_actual, crc32c=upload.crc32c)
+    staged = storage.staged_file(f.mfid)
+    os.replace(storage.part(upload.upload_id), staged)
+    upload.file_mfid = f.mfid
+    db.add(f)
+    try:
+        db.commit()
+    except Exception:
+        os.replace(staged, storage.part(upload.upload_id))
+        raise
+    request.app.state.upload_states.pop(body.upload_id, None)
+    return file_record(f, ds.id)
+
+
+@router.get("/datasets/{dsid}/files")
+def dataset_files(dsid: str, db: DB, caller: Who):
+    ds = get_entity(db, caller, dsid, "dataset")
+    rows = db.scalars(select(File).where(File.dataset_mfid == dsid).order_by(File.seq))
+    return [file_record(f, ds.id) for f in rows]
+
+
+@router.get("/files")
+def list_files(db: DB, caller: Who, sha256_hash: Optional[str] = None,
+               dataset_id: Optional[str] = None, limit: Limit = 100, offset: Offset = 0):
+    from sqlalchemy import func
+
+    q = (select(File, Entity.id).join(Entity, Entity.unique_id == File.dataset_mfid)
+         .where(visible_clause(caller)))
+    if sha256_hash is not None:
+        q = q.where(File.sha256_hash == sha256_hash.lower())
+    if dataset_id is not None:
+        q = q.where(File.dataset_mfid == dataset_id)
+    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    rows = db.execute(q.order_by(File.seq.desc()).limit(limit).offset(offset)).all()
+    return off_envelope([file_record(f, i) for f, i in rows], total, limit, offset)
+
+
+@router.get("/files/{mfid}")
+def get_file(mfid: str, db: DB, caller: Who):
+    f, ds = _file_for(db, caller, mfid)
+    return file_record(f, ds.id)
+
+
+@router.delete("/files/{mfid}")
+def delete_file(mfid: str, request: Request, db: DB, caller: Who):
+    f, ds = _file_for(db, caller, mfid)
+    check_write(db, caller, ds)
+    db.delete(f)
+    db.commit()
+    path = request.app.state.storage.current(mfid)
+    if path is not None:
+        path.unlink(missing_ok=True)
+    return {"detail": f"File {mfid} deleted"}
+
+
+@router.get("/datasets/{dsid}/download_links")
+def download_links(dsid: str, request: Request, db: DB, caller: Who):
+    get_entity(db, caller, dsid, "dataset")
+    rows = db.scalars(select(File).where(File.dataset_mfid == dsid,
+                                         File.storage_path.is_not(None)).order_by(File.seq)).all()
+    if not rows:
+        raise HTTPException(404, f"Nothing ingested yet for dataset {dsid}")
+    signer = request.app.state.signer
+    return {f.mfid: signer.url(f.mfid) for f in rows}
+
+
+@router.get("/files/{mfid}/download_link")
+def download_link(mfid: str, request: Request, db: DB, caller: Who):
+    f, _ = _file_for(db, caller, mfid)
+    if f.storage_path is None:
+        raise HTTPException(404, f"File {mfid} is not ingested yet")
+    return {"url": request.app.state.signer.url(f.mfid)}
+
+
+@raw_router.get("/_downloads/{mfid}")
+def signed_download(mfid: str, request: Request, expires: Optional[str] = None,
+                    sig: Optional[str] = None):
+    """Serve an ingested blob to whoever holds a valid signed URL; ``Range`` supported."""
+    if not request.app.state.signer.check(mfid, expires, sig):
+        raise HTTPException(403, "Invalid or expired signature")
+    path = request.app.state.storage.stored_file(mfid)
+    if not path.is_file():
+        raise HTTPException(404, "File not found")
+    with request.app.state.sessions() as db:
+        f = db.scalar(select(File).where(File.mfid == mfid))
+    headers = {"x-goog-hash": f"crc32c={f.crc32c}"} if f is not None and f.crc32c else {}
+    return FileResponse(path, media_type="application/octet-stream", headers=headers)

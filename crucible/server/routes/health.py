@@ -1,0 +1,77 @@
+"""Health endpoints (no auth) and the caller's account."""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from ..deps import DB, Who
+from .users import user_record
+
+router = APIRouter(tags=["health"])
+account_router = APIRouter(tags=["account"])
+
+try:
+    VERSION = version("crucible-prefect")
+except PackageNotFoundError:  # pragma: no cover - source checkout without install
+    VERSION = "0.0.0"
+
+
+def _db_check(request: Request) -> tuple[bool, float]:
+    t0 = time.perf_counter()
+    try:
+        with request.app.state.sessions() as db:
+            db.execute(text("SELECT 1"))
+        return True, (time.perf_counter() - t0) * 1000
+    except Exception:  # noqa: BLE001 - health reports any DB failure as degraded
+        return False, (time.perf_counter() - t0) * 1000
+
+
+@router.get("/health")
+def health(request: Request):
+    ok, _ = _db_check(request)
+    return {"status": "ok" if ok else "degraded", "db": "ok" if ok else "error", "version": VERSION}
+
+
+@router.get("/health/live")
+def live():
+    return {"status": "ok"}
+
+
+@router.get("/health/ready")
+def ready(request: Request):
+    ok, ms = _db_check(request)
+    body = {"status": "ok" if ok else "degraded", "db": "ok" if ok else "error",
+            "db_ms": round(ms, 3), "version": VERSION}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@account_router.get("/account")
+def account(caller: Who):
+    return {"user_unique_id": caller.orcid, "access_group_ids": sorted(caller.groups),
+            "user_info": user_record(caller.user)}
+
+
+@account_router.get("/account/verify")
+def verify(caller: Who):
+    return {"valid": True, "created_at": caller.key_created_at, "expires_at": None}
+
+
+@account_router.get("/account/profile")
+def profile(caller: Who):
+    return user_record(caller.user)
+
+
+@account_router.patch("/account/profile")
+def patch_profile(caller: Who, db: DB, body: dict):
+    allowed = {"first_name", "last_name", "email", "username"}
+    user = db.merge(caller.user)
+    for k, v in body.items():
+        if k in allowed:
+            setattr(user, k, v)
+    db.commit()
+    return user_record(user)

@@ -1,0 +1,36 @@
+"""HMAC-signed, expiring download URLs (bearer capabilities: no API key needed)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from urllib.parse import quote
+
+
+class Signer:
+    def __init__(self, secret: bytes, base_url: str, ttl_s: int = 3600) -> None:
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self.ttl_s = ttl_s
+
+    def _sig(self, file_mfid: str, expires: int) -> str:
+        msg = f"{file_mfid}:{expires}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
+
+    def url(self, file_mfid: str, ttl_s: int | None = None) -> str:
+        expires = int(time.time()) + (self.ttl_s if ttl_s is None else ttl_s)
+        return (f"{self.base_url}/_downloads/{quote(file_mfid)}"
+                f"?expires={expires}&sig={self._sig(file_mfid, expires)}")
+
+    def check(self, file_mfid: str, expires: str | None, sig: str | None) -> bool:
+        """True if the signature is ours and has not expired."""
+        if not expires or not sig:
+            return False
+        try:
+            exp = int(expires)
+        except ValueError:
+            return False
+        if exp < time.time():
+            return False
+        return hmac.compare_digest(self._sig(file_mfid, exp), sig)
