@@ -1,0 +1,60 @@
+"""Health, auth, account and the generic bad-input rules (contract §1, §3)."""
+
+import requests
+
+
+def test_health_needs_no_key(crucible_server):
+    for path in ("/health", "/health/live", "/health/ready"):
+        r = requests.get(crucible_server.url + path, timeout=10)
+        assert r.status_code == 200
+        assert r.json()["status"] == "ok"
+    assert requests.get(crucible_server.url + "/health/ready", timeout=10).json()["db"] == "ok"
+
+
+def test_missing_and_bad_keys_are_401(crucible_server):
+    assert requests.get(crucible_server.url + "/account", timeout=10).status_code == 401
+    r = requests.get(crucible_server.url + "/account", timeout=10,
+                     headers={"Authorization": "Bearer not-a-key"})
+    assert r.status_code == 401
+    assert "not-a-key" not in r.text
+
+
+def test_account_shape(api, crucible_user):
+    acc = api.get("/account").json()
+    assert acc["user_unique_id"] == crucible_user.orcid
+    assert crucible_user.project_id in acc["access_group_ids"]
+    assert acc["user_info"]["unique_id"] == crucible_user.orcid
+    assert acc["user_info"]["is_admin"] is False
+    assert api.get("/account/verify").json()["valid"] is True
+
+
+def test_unknown_path_is_404(api):
+    r = api.get("/no/such/endpoint")
+    assert r.status_code == 404
+    assert r.json()["detail"] == "Not Found"
+
+
+def test_malformed_json_is_422_with_fastapi_detail(api, crucible_user):
+    r = api.post("/datasets", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert isinstance(detail, list) and detail[0]["type"] == "json_invalid"
+
+
+def test_limit_bounds(api):
+    assert api.get("/datasets", params={"limit": 1001}).status_code == 422
+    assert api.get("/datasets", params={"limit": 0}).status_code == 422
+    assert api.get("/datasets", params={"limit": 1000}).status_code == 200
+    assert api.get("/samples", params={"limit": 5000}).status_code == 422
+    assert api.get("/projects", params={"limit": 1001}).status_code == 422
+
+
+def test_unknown_query_parameters_are_ignored(api, new_dataset):
+    new_dataset(dataset_name="ignored-filter")
+    everything = api.get("/datasets", params={"limit": 1}).json()["total"]
+    assert api.get("/datasets", params={"limit": 1, "no_such_filter": "x"}).json()["total"] == everything
+
+
+def test_admin_only_endpoints_are_403_for_normal_users(api):
+    assert api.get("/users").status_code == 403
+    assert api.post("/projects", json={"project_id": "X1", "organization": "o"}).status_code == 403
