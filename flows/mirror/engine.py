@@ -90,11 +90,12 @@ class Mirror:
                 if remote.path_error:
                     raise UnsafePathError(remote.path_error)
                 path = render(self.options.template, {**fields, "relative_path": remote.relative_path,
-                                                      "filename": remote.filename, "file_id": remote.file_id})
+                                                      "filename": (remote.relative_path or "").rsplit("/", 1)[-1],
+                                                      "file_id": remote.file_id})
                 self._claim(path, (dataset_id, remote.file_id))
             except UnsafePathError as exc:
                 results.append(self._done(FileResult(dataset_id, _shown(remote), FAILED,
-                                                     file_id=remote.file_id, error=str(exc))))
+                                                     file_id=remote.file_id, error=_message(exc))))
                 continue
             expected.add(path)
             futures.append(self._pool.submit(self._one_file, remote, path, links))
@@ -106,7 +107,8 @@ class Mirror:
                 futures.append(self._pool.submit(self._record, {**record, "unique_id": dataset_id},
                                              files, record_path))
             except UnsafePathError as exc:
-                results.append(self._done(FileResult(dataset_id, "record.json", FAILED, error=str(exc))))
+                results.append(self._done(FileResult(dataset_id, "record.json", FAILED,
+                                                     error=_message(exc))))
         results += [f.result() for f in futures]
         self._clean_partials(expected)
         if self.options.delete_extraneous:

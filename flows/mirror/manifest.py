@@ -60,6 +60,8 @@ class Manifest:
         self._loaded_segments: list[str] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
 
     # -- loading -------------------------------------------------------------------------
     def load(self) -> "Manifest":
@@ -86,7 +88,19 @@ class Manifest:
                 continue  # a segment that never completed carries nothing we can trust
             for item in records:
                 self._apply(item)
+        self._flusher = threading.Thread(target=self._flush_loop, name="mirror-manifest",
+                                         daemon=True)
+        self._flusher.start()
         return self
+
+    def _flush_loop(self) -> None:
+        """Flush pending changes at least every ``flush_seconds``, even while copies are long."""
+        while not self._stop.wait(self.flush_seconds):
+            if self._pending:
+                try:
+                    self.flush()
+                except Exception:  # the next change or compact() tries again and raises
+                    pass
 
     def _apply(self, item: dict) -> None:
         if item.get("deleted"):
@@ -143,6 +157,9 @@ class Manifest:
 
     def compact(self) -> None:
         """Fold everything into ``manifest.json`` (next generation) and drop the journal."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
         self.flush()
         with self._flush_lock:
             with self._lock:

@@ -70,38 +70,27 @@ def safe_relative_path(value: str, *, what: str = "path", multi_segment: bool = 
     return "/".join(parts)
 
 
+def template_fields(template: str) -> set[str]:
+    """The field names a template uses."""
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
 def render(template: str, fields: Mapping[str, object]) -> str:
-    """Fill ``template`` with checked field values; the result is a safe relative path."""
+    """Fill ``template`` with checked field values; the result is a safe relative path.
+
+    Only the fields the template uses are checked (and must have a value).
+    """
     values = {}
-    for name in TEMPLATE_FIELDS:
+    for name in template_fields(template):
         raw = fields.get(name)
         if raw is None or raw == "":
-            values[name] = _Missing(name)
-            continue
+            raise UnsafePathError(f"layout field {{{name}}} has no value for this file")
         values[name] = safe_relative_path(
             str(raw), what=name, multi_segment=name in MULTI_SEGMENT_FIELDS
         )
-    try:
-        rendered = template.format_map(values)
-    except _MissingField as exc:
-        raise UnsafePathError(f"layout field {{{exc.args[0]}}} has no value for this file") from None
-    return safe_relative_path(rendered, what="rendered path")
+    return safe_relative_path(template.format_map(values), what="rendered path")
 
 
 def join(root: str, relative: str) -> str:
     """Join a destination root and a checked relative path."""
     return f"{root.rstrip('/')}/{relative}" if root else relative
-
-
-class _MissingField(KeyError):
-    pass
-
-
-class _Missing:
-    """A template value that raises when it is actually used."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __format__(self, spec: str) -> str:
-        raise _MissingField(self.name)
