@@ -14,6 +14,7 @@ import threading
 from typing import Any, Literal, Optional, Union
 
 from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -43,7 +44,7 @@ Mode = Literal["session", "files", "single"]
 MAX_WORKERS = 64
 
 
-@task(name="ingest-file-group", tags=["crucible"], retries=2, retry_delay_seconds=[2, 10],
+@task(name="ingest-file-group", tags=["crucible"], cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
       retry_jitter_factor=TASK_RETRY_JITTER_FACTOR, retry_condition_fn=retry_on_transient,
       task_run_name="ingest {group.key}")
 def ingest_file_group(ctx: RunContext, group: FileGroup, credentials: Any,
@@ -252,7 +253,7 @@ def _already_complete(ctx: RunContext, ops: CrucibleOps,
             if digests and set(digests.values()) <= stored:
                 done.append(GroupResult(_rows(group, "exists", dataset_id=ctx.run_dataset.id),
                                         dataset_id=ctx.run_dataset.id))
-                ctx.run_dataset.ensured = True
+                ctx.run_dataset.seen_complete()
             else:
                 todo.append(group)
         return done, todo
@@ -265,8 +266,8 @@ def _already_complete(ctx: RunContext, ops: CrucibleOps,
             done.append(GroupResult(_rows(group, "exists", dataset_id=dsid), dataset_id=dsid))
         else:
             todo.append(group)
-    if done and ctx.run_dataset is not None and ctx.run_dataset.id in {d.get("unique_id") for d in existing}:
-        ctx.run_dataset.ensured = True
+    if done and ctx.run_dataset is not None:
+        ctx.run_dataset.seen_complete()
     return done, todo
 
 
@@ -296,9 +297,14 @@ def _link_by_rules(report: IngestReport, rules: list[dict], credentials: Any) ->
     if not ids:
         return
     state = link_datasets_to_samples(dataset_ids=ids, rules=rules, credentials=credentials,
+                                     artifact_key=f"{artifact_key(report.run)}-samples",
                                      return_state=True)
     if not state.is_completed():
         report.errors.append(f"linking samples by rules did not complete: {state.message}")
+        return
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, dict):
+        report.sample_links = {k: v for k, v in result.items() if k != "rows"}
 
 
 def _protocol(fs: Any) -> str:

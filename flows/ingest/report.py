@@ -36,6 +36,7 @@ class IngestReport(BaseModel):
     created: list[str] = Field(default_factory=list, description="Datasets this run created.")
     files: list[FileRow] = Field(default_factory=list)
     post_processing: list[dict] = Field(default_factory=list)
+    sample_links: dict | None = Field(default=None, description="Summary of the link-samples subflow.")
     errors: list[str] = Field(default_factory=list, description="Run-level problems.")
 
     def count(self, status: Status) -> int:

@@ -73,6 +73,11 @@ class RunDataset:
     def id(self) -> str:
         return self.record["unique_id"]
 
+    def seen_complete(self) -> None:
+        """A complete child was found: it was linked to this dataset, so this one is done too."""
+        with self._lock:
+            self.ensured = True
+
     def ensure(self, ops: CrucibleOps) -> str:
         with self._lock:
             if not self.ensured:
@@ -231,6 +236,8 @@ def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupRe
     dsid = group_dataset_id(ctx, group, digests)
     dataset, created = ops.ensure_dataset(group_record(ctx, group, dsid, digests))
     if is_complete(dataset):
+        if ctx.run_dataset is not None:
+            ctx.run_dataset.seen_complete()
         return GroupResult([FileRow(file=f.rel, dataset_id=dsid, bytes=f.size, status="exists")
                             for f in group.files], dataset_id=dsid)
     metadata = extract(group, ctx.fs, ctx.extractors, ctx.static_metadata)
