@@ -1,5 +1,192 @@
-"""Placeholder router (filled in milestone 2)."""
+"""Deletion requests, review, hard delete and the audit log (§5.9, §6).
 
-from fastapi import APIRouter
+A pending or approved request hides the resource from lists and search at once (``hidden``);
+get-by-id still works and shows ``deletion_request``. Rejection restores it.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..auth import Caller, require_admin
+from ..db import (
+    Acl, DeletionAudit, DeletionRequest, Entity, File, Keyword, Link, Membership, Metadata, Project,
+    Thumbnail, now_iso,
+)
+from ..deps import DB, Limit, Offset, Who
+from ..records import off_envelope
+from .resources import check_writable, resolve
+
+router = APIRouter(tags=["deletion"])
+REQUEST_FIELDS = ("id", "resource_type", "resource_id", "resource_name", "project_id", "requester_id",
+                  "reason", "status", "request_time", "review_time", "reviewer_id", "reviewer_notes")
+
+
+def deletion_record(r: Union[DeletionRequest, DeletionAudit]) -> dict:
+    rec = {k: getattr(r, k) for k in REQUEST_FIELDS}
+    if isinstance(r, DeletionAudit):
+        rec.update(request_id=r.request_id, deleted_at=r.deleted_at)
+    return rec
+
+
+def refresh_hidden(db: Session, resource_id: str) -> None:
+    live = db.scalar(select(func.count()).select_from(DeletionRequest).where(
+        DeletionRequest.resource_id == resource_id,
+        DeletionRequest.status.in_(["pending", "approved"])))
+    ent = db.scalar(select(Entity).where(Entity.unique_id == resource_id))
+    if ent is not None:
+        ent.hidden = bool(live)
+
+
+def file_request(db: Session, caller: Caller, resource_id: str, reason: Optional[str]) -> dict:
+    """Open a pending request; a pending one by the same requester is returned instead."""
+    res = resolve(db, caller, resource_id)
+    check_writable(db, caller, res)
+    rid = res.unique_id if isinstance(res, Entity) else res.project_id
+    same = db.scalar(select(DeletionRequest).where(
+        DeletionRequest.resource_id == rid, DeletionRequest.requester_id == caller.orcid,
+        DeletionRequest.status == "pending"))
+    if same is not None:
+        return deletion_record(same)
+    if isinstance(res, Entity):
+        rtype, name, project = res.kind, res.name, res.project_id
+    else:
+        rtype, name, project = "project", res.title, res.project_id
+    req = DeletionRequest(resource_type=rtype, resource_id=rid, resource_name=name, project_id=project,
+                          requester_id=caller.orcid, reason=reason, status="pending")
+    db.add(req)
+    db.flush()
+    refresh_hidden(db, rid)
+    db.commit()
+    return deletion_record(req)
+
+
+@router.post("/resources/{rid}/delete")
+def request_deletion(rid: str, db: DB, caller: Who, reason: Optional[str] = None):
+    return file_request(db, caller, rid, reason)
+
+
+@router.post("/deletion_requests")
+def request_deletion_legacy(resource_id: str, db: DB, caller: Who, reason: Optional[str] = None):
+    return file_request(db, caller, resource_id, reason)
+
+
+@router.get("/deletion_requests")
+def list_requests(db: DB, caller: Who, status: Optional[str] = None, limit: Limit = 100,
+                  offset: Offset = 0):
+    """Admins see every request; other users see their own."""
+    q = select(DeletionRequest)
+    if not caller.is_admin:
+        q = q.where(DeletionRequest.requester_id == caller.orcid)
+    if status is not None:
+        q = q.where(DeletionRequest.status == status)
+    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    rows = db.scalars(q.order_by(DeletionRequest.id.desc()).limit(limit).offset(offset))
+    return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
+
+
+def _request(db: Session, caller: Caller, request_id: int) -> DeletionRequest:
+    req = db.get(DeletionRequest, request_id)
+    if req is None or not (caller.is_admin or req.requester_id == caller.orcid):
+        raise HTTPException(404, f"Deletion request {request_id} not found")
+    return req
+
+
+@router.get("/deletion_requests/{request_id}")
+def get_request(request_id: int, db: DB, caller: Who):
+    return deletion_record(_request(db, caller, request_id))
+
+
+@router.patch("/deletion_requests/{request_id}")
+def review_request(request_id: int, status: str, db: DB, caller: Who,
+                   reviewer_notes: Optional[str] = None):
+    require_admin(caller)
+    req = _request(db, caller, request_id)
+    if status not in ("approved", "rejected"):
+        raise HTTPException(422, "status must be 'approved' or 'rejected'")
+    if req.status == status:
+        return deletion_record(req)  # a retried review
+    if req.status != "pending":
+        raise HTTPException(409, f"Deletion request {request_id} was already {req.status}")
+    req.status, req.reviewer_notes = status, reviewer_notes
+    req.reviewer_id, req.review_time = caller.orcid, now_iso()
+    db.flush()
+    refresh_hidden(db, req.resource_id)
+    db.commit()
+    return deletion_record(req)
+
+
+def _purge(request: Request, db: Session, res: Union[Entity, Project]) -> None:
+    """Remove a resource and everything hanging off it (links, files, metadata, ACLs)."""
+    if isinstance(res, Project):
+        db.execute(delete(Membership).where(Membership.group_name == res.project_id))
+        db.execute(delete(Metadata).where(Metadata.unique_id == res.project_id))
+        db.delete(res)
+        return
+    uid = res.unique_id
+    storage = request.app.state.storage
+    for f in db.scalars(select(File).where(File.dataset_mfid == uid)).all():
+        path = storage.current(f.mfid)
+        if path is not None:
+            path.unlink(missing_ok=True)
+        db.delete(f)
+    db.execute(delete(Link).where(or_(Link.parent_id == uid, Link.child_id == uid)))
+    for model, col in ((Keyword, Keyword.dataset_id), (Thumbnail, Thumbnail.dataset_id),
+                       (Metadata, Metadata.unique_id), (Acl, Acl.resource_id)):
+        db.execute(delete(model).where(col == uid))
+    db.delete(res)
+
+
+@router.delete("/resources/{rid}")
+def hard_delete(rid: str, request: Request, db: DB, caller: Who, force: bool = False):
+    require_admin(caller)
+    res = resolve(db, caller, rid)
+    key = res.unique_id if isinstance(res, Entity) else res.project_id
+    approved = db.scalar(select(DeletionRequest).where(DeletionRequest.resource_id == key,
+                                                       DeletionRequest.status == "approved")
+                         .order_by(DeletionRequest.id.desc()))
+    if approved is None and not force:
+        raise HTTPException(409, f"Resource {key} has no approved deletion request (use force=true)")
+    src = approved
+    audit = DeletionAudit(
+        request_id=src.id if src else None,
+        resource_type=res.kind if isinstance(res, Entity) else "project", resource_id=key,
+        resource_name=res.name if isinstance(res, Entity) else res.title,
+        project_id=res.project_id, requester_id=src.requester_id if src else caller.orcid,
+        reason=src.reason if src else "forced by admin", status="approved" if src else "forced",
+        request_time=src.request_time if src else None, review_time=src.review_time if src else None,
+        reviewer_id=src.reviewer_id if src else caller.orcid,
+        reviewer_notes=src.reviewer_notes if src else None)
+    db.add(audit)
+    db.flush()  # the audit row is written before anything is removed
+    _purge(request, db, res)
+    db.commit()
+    return {"detail": f"Resource {key} permanently deleted"}
+
+
+@router.get("/deletion_audit")
+def list_audit(db: DB, caller: Who, resource_id: Optional[str] = None,
+               requester_id: Optional[str] = None, reviewer_id: Optional[str] = None,
+               limit: Limit = 100, offset: Offset = 0):
+    require_admin(caller)
+    q = select(DeletionAudit)
+    for col, val in ((DeletionAudit.resource_id, resource_id), (DeletionAudit.requester_id, requester_id),
+                     (DeletionAudit.reviewer_id, reviewer_id)):
+        if val is not None:
+            q = q.where(col == val)
+    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    rows = db.scalars(q.order_by(DeletionAudit.id.desc()).limit(limit).offset(offset))
+    return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
+
+
+@router.get("/deletion_audit/{audit_id}")
+def get_audit(audit_id: int, db: DB, caller: Who):
+    require_admin(caller)
+    row = db.get(DeletionAudit, audit_id)
+    if row is None:
+        raise HTTPException(404, f"Audit entry {audit_id} not found")
+    return deletion_record(row)

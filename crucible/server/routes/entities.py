@@ -8,7 +8,7 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import delete, func
 
 from ..db import Entity, Link
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
@@ -74,7 +74,10 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
 
     @router.post("")
     def create(body: model, db: DB, caller: Who):  # type: ignore[valid-type]
-        ent = create_entity(db, caller, kind, set_fields(body))
+        data = set_fields(body)
+        if kind == "sample" and not (data.get("sample_name") or data.get("unique_id")):
+            raise HTTPException(422, "A sample needs a sample_name or a unique_id")
+        ent = create_entity(db, caller, kind, data)
         return record(db, ent)
 
     @router.get("/search")
@@ -123,5 +126,3 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
 
     return router
 
-
-__all__ = ["and_", "link_entities", "make_entity_router", "select", "unlink_entities"]

@@ -1,0 +1,150 @@
+"""Fault injection (every kind, deterministic) and restart persistence, on private servers."""
+
+import collections
+import http.client
+import os
+
+import pytest
+import requests
+
+from crucible.mfid import new_mfid
+from crucible.server.local import LocalCrucible
+
+
+@pytest.fixture(scope="module")
+def flaky():
+    """A private server (faults are changed at runtime) with one user."""
+    with LocalCrucible() as srv:
+        key = srv.add_user("0000-0004-0000-0001", projects=["FLAKY"])
+        yield srv, key
+
+
+def _raw_get(srv, path, key):
+    """One request on a fresh connection; returns (status, headers) or the exception type."""
+    host, port = srv.base_url[len("http://"):].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", "/api/v2" + path, headers={"Authorization": f"Bearer {key}"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, dict(resp.getheaders())
+    except (ConnectionError, http.client.RemoteDisconnected) as exc:
+        return type(exc), {}
+    finally:
+        conn.close()
+
+
+def test_every_fault_kind_appears_and_health_is_exempt(flaky):
+    srv, key = flaky
+    srv.set_faults(0.5, seed=7)
+    try:
+        outcomes = collections.Counter()
+        for _ in range(60):
+            status, headers = _raw_get(srv, "/account", key)
+            if status == 429:
+                assert headers.get("retry-after") == "1"
+            outcomes[status if isinstance(status, int) else "dropped"] += 1
+        assert outcomes[200] > 0 and outcomes[503] > 0 and outcomes[429] > 0
+        assert outcomes["dropped"] > 0
+        state = requests.get(srv.base_url + "/_admin/faults", timeout=10,
+                             headers={"Authorization": f"Bearer {srv.admin_key}"}).json()
+        assert all(state["injected"][k] > 0 for k in ("503", "429", "drop", "slow", "commit_drop"))
+        for _ in range(20):
+            assert requests.get(srv.url + "/health/live", timeout=10).status_code == 200
+    finally:
+        srv.set_faults(0.0)
+
+
+def test_faults_are_deterministic(flaky):
+    srv, key = flaky
+    runs = []
+    for _ in range(2):
+        srv.set_faults(0.4, seed=3)
+        runs.append([_raw_get(srv, "/account", key)[0] for _ in range(15)])
+    srv.set_faults(0.0)
+    assert runs[0] == runs[1]
+
+
+def test_dropped_connection_raises_connection_error_in_requests(flaky):
+    srv, key = flaky
+    seed = next(s for s in range(1000) if _first_kind(srv, s) == "drop")
+    srv.set_faults(1.0, seed=seed)
+    try:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(srv.url + "/account", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    finally:
+        srv.set_faults(0.0)
+
+
+def test_commit_then_drop_commits(flaky):
+    srv, key = flaky
+    seed = next(s for s in range(1000) if _first_kind(srv, s) == "commit_drop")
+    dsid = new_mfid()
+    srv.set_faults(1.0, seed=seed)
+    try:
+        with pytest.raises(requests.ConnectionError):
+            requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": "FLAKY"},
+                          headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    finally:
+        srv.set_faults(0.0)
+    r = requests.get(f"{srv.url}/datasets/{dsid}", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert r.status_code == 200  # the create happened although the client saw no answer
+    again = requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": "FLAKY"},
+                          headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert again.status_code == 409  # so a retry can tell
+
+
+def _first_kind(srv, seed):
+    """The fault the server will inject first for ``seed`` at rate 1 (same formula, no HTTP)."""
+    from crucible.server.faults import FaultInjector
+
+    inj = FaultInjector(None, 1.0, seed)
+    return inj.decide()
+
+
+def test_admin_endpoints_need_admin(flaky):
+    srv, key = flaky
+    r = requests.post(srv.base_url + "/_admin/faults", json={"rate": 0.5},
+                      headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert r.status_code == 403
+    r = requests.post(srv.base_url + "/_admin/faults", json={"rate": 2},
+                      headers={"Authorization": f"Bearer {srv.admin_key}"}, timeout=10)
+    assert r.status_code == 422
+
+
+def test_restart_keeps_everything(tmp_path):
+    with LocalCrucible(tmp_path / "srv") as srv:
+        key = srv.add_user("0000-0004-0000-0002", projects=["KEEP"])
+        h = {"Authorization": f"Bearer {key}"}
+        dsid = new_mfid()
+        assert requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": "KEEP"},
+                             headers=h, timeout=10).status_code == 200
+        requests.patch(f"{srv.url}/resources/{dsid}/metadata", json={"k": 1}, headers=h, timeout=10)
+        data = os.urandom(300_000)
+        import hashlib
+
+        init = requests.post(f"{srv.url}/datasets/{dsid}/upload/initiate", headers=h, timeout=10,
+                             json={"filename": "x.bin", "size": len(data),
+                                   "sha256_hash": hashlib.sha256(data).hexdigest()}).json()
+        q = 256 * 1024
+        r = requests.put(init["resumable_uri"], data=data[:q], timeout=10,
+                         headers={"Content-Range": f"bytes 0-{q - 1}/{len(data)}"})
+        assert r.status_code == 308
+        url_before, admin_key = srv.url, srv.admin_key
+        srv.restart()
+        assert srv.url == url_before
+        assert requests.get(f"{srv.url}/datasets/{dsid}", headers=h, timeout=10).status_code == 200
+        meta = requests.get(f"{srv.url}/resources/{dsid}/metadata", headers=h, timeout=10).json()
+        assert meta["scientific_metadata"] == {"k": 1}
+        # the half-done upload resumes after the restart (hash state rebuilt from disk)
+        probe = requests.put(init["resumable_uri"], headers={"Content-Range": f"bytes */{len(data)}"},
+                             timeout=10)
+        assert probe.status_code == 308 and probe.headers["Range"] == f"bytes=0-{q - 1}"
+        r = requests.put(init["resumable_uri"], data=data[q:], timeout=10,
+                         headers={"Content-Range": f"bytes {q}-{len(data) - 1}/{len(data)}"})
+        assert r.status_code == 200
+        f = requests.post(f"{srv.url}/datasets/{dsid}/upload/complete", headers=h, timeout=10,
+                          json={"upload_id": init["upload_id"]}).json()
+        assert f["sha256_hash"] == hashlib.sha256(data).hexdigest()
+        assert requests.get(f"{srv.url}/account", timeout=10,
+                            headers={"Authorization": f"Bearer {admin_key}"}).status_code == 200
