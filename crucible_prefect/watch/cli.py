@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     emit.add_argument("path", metavar="PATH", help="The finished run: a folder or a file.")
     emit.add_argument("--instrument", required=True, help="Instrument name.")
     emit.add_argument("--config", help="Instruments file giving this instrument's ingest settings.")
+    emit.add_argument("--project", help="Crucible project (required without --config; overrides it).")
     emit.add_argument("--run-id", help="Stable id of this run: repeated calls with it send the "
                                        "same event, which Prefect de-duplicates.")
     emit.add_argument("--retry-for", type=float, default=300.0, metavar="SECONDS",
@@ -82,8 +83,13 @@ def _emit_finished(args: argparse.Namespace) -> int:
     try:
         if args.config:
             entry = load_config(args.config).instrument(args.instrument)
+            if args.project:
+                entry = entry.model_copy(update={"project_id": args.project})
+        elif not args.project:
+            raise ConfigError("give --config (the instruments file) or --project")
         else:
-            entry = InstrumentEntry(name=args.instrument, watch_folder=os.path.dirname(path))
+            entry = InstrumentEntry(name=args.instrument, watch_folder=os.path.dirname(path),
+                                    project_id=args.project)
     except (ConfigError, ValueError) as exc:
         print(f"crucible emit-finished: {exc}", file=sys.stderr)
         return 2

@@ -73,7 +73,7 @@ class InstrumentEntry(_Strict):
     )
 
     # --- settings handed to the ingest flow (names and defaults match its parameters) ---
-    project_id: str | None = None
+    project_id: str = Field(description="Crucible project the datasets go to.")
     owner_orcid: str | None = None
     mode: Literal["session", "files", "single"] = "session"
     include: list[str] | None = None
@@ -90,7 +90,14 @@ class InstrumentEntry(_Strict):
         default=None, ge=0,
         description="Default: 0 with a sentinel, else the quiet period (never longer than it).",
     )
-    max_concurrency: int = Field(default=8, ge=1)
+    max_concurrency: int = Field(default=8, ge=1, le=64)
+    concurrency_limit: str | None = Field(
+        default=None, description="Prefect global concurrency limit held per file group (e.g. crucible-api).",
+    )
+    storage_options: dict[str, Any] | None = Field(
+        default=None, description="fsspec options for worker_folder; no secrets (they show in the UI).",
+    )
+    digest_cache: bool = True
     credentials: str | None = Field(default=None, description="CrucibleCredentials block name.")
 
     @field_validator("name")
@@ -165,6 +172,9 @@ class InstrumentEntry(_Strict):
             "post_processing": self.post_processing,
             "settle_seconds": self.resolved_settle_seconds(),
             "max_concurrency": self.max_concurrency,
+            "concurrency_limit": self.concurrency_limit,
+            "storage_options": self.storage_options,
+            "digest_cache": self.digest_cache,
             "credentials": self.credentials,
         }
 

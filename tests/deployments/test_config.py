@@ -13,7 +13,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "deployments" / "instruments.yam
 
 
 def _entry(**over):
-    base = {"name": "tem-01", "watch_folder": "/data/tem"}
+    base = {"name": "tem-01", "watch_folder": "/data/tem", "project_id": "P1"}
     base.update(over)
     return base
 
@@ -55,6 +55,7 @@ def test_every_problem_is_listed():
 def test_missing_required_field_and_entry_without_name():
     msg = _problems({"instruments": [{"watch_folder": "/x"}]})
     assert "instruments[0]: name: Field required" in msg
+    assert "instruments[0]: project_id: Field required" in msg
 
 
 def test_duplicate_names_are_rejected():
@@ -96,6 +97,7 @@ def test_flow_parameters_translate_path_for_workers(tmp_path):
 instruments:
   - name: tem-01
     watch_folder: {tmp_path}
+    project_id: P1
     worker_folder: sftp://pc/data/
 """))
     params = config.instruments[0].flow_parameters(str(tmp_path / "session 1"))

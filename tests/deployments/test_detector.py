@@ -19,7 +19,7 @@ class Clock:
 
 def _detector(folder: Path, **over) -> tuple[RunDetector, Clock]:
     clock = Clock()
-    entry = InstrumentEntry(name="inst", watch_folder=str(folder), **over)
+    entry = InstrumentEntry(name="inst", watch_folder=str(folder), project_id="P1", **over)
     return RunDetector(entry, clock), clock
 
 
