@@ -35,7 +35,7 @@ def other(crucible_server):
     from crucible import CrucibleClient
 
     project_id = f"LNK-OTHER-{uuid.uuid4().hex[:6]}"
-    key = crucible_server.add_user("0000-0002-1825-0097", projects=[project_id])
+    key = crucible_server.add_user("0000-0003-1415-9269", projects=[project_id])
     return CrucibleClient(api_url=crucible_server.url, api_key=key), project_id
 
 
