@@ -27,7 +27,15 @@ from flows.ingest.models import FileGroup
 from flows.ingest.ops import CrucibleOps
 from flows.ingest.preflight import PreflightError, check_access, load_client, run_logger
 from flows.ingest.quiescence import split_settled
-from flows.ingest.report import FileRow, IngestReport, Progress, artifact_key, publish
+from flows.ingest.report import (
+    FileRow,
+    IngestFailed,
+    IngestReport,
+    Progress,
+    artifact_key,
+    publish,
+    report_from_state,
+)
 from flows.ingest.worker import (
     GroupResult,
     RunContext,
@@ -37,6 +45,8 @@ from flows.ingest.worker import (
     ingest_group,
     is_complete,
 )
+
+__all__ = ["IngestFailed", "IngestReport", "ingest_instrument_output", "report_from_state"]
 
 Mode = Literal["session", "files", "single"]
 
@@ -74,7 +84,7 @@ def _finish(report: IngestReport, key: str) -> Any:
     if report.ok:
         return Completed(message=report.summary(), data=report)
     name = "Failed" if (report.errors or report.failed) else "Incomplete"
-    return Failed(name=name, message=report.summary(), data=report)
+    return Failed(name=name, message=report.summary(), data=IngestFailed(report))
 
 
 @flow(name="ingest-instrument-output", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),

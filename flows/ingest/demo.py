@@ -79,7 +79,7 @@ def run_demo(data_dir: str | Path | None = None, example: str | None = None,
     from crucible.server import LocalCrucible
 
     from crucible_prefect.credentials import CrucibleCredentials
-    from flows.ingest_instrument_output import ingest_instrument_output
+    from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
 
     run_path = find_example(example)
     home = Path(data_dir).expanduser() if data_dir else default_data_dir()
@@ -102,10 +102,7 @@ def run_demo(data_dir: str | Path | None = None, example: str | None = None,
             path=str(run_path), instrument_name=DEMO_INSTRUMENT, project_id=DEMO_PROJECT,
             mode="session", settle_seconds=0, keywords=["demo"],
             scientific_metadata={"demo": True}, credentials=credentials, return_state=True)
-        report = flow_state.result(raise_on_failure=False)
-        if not hasattr(report, "datasets"):
-            print(f"ingest failed: {report}", file=out)
-            return 1
+        report = report_from_state(flow_state)
         _print_datasets(credentials, report, out)
         return 0 if report.ok else 1
 

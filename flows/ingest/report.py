@@ -8,7 +8,7 @@ ingested by design, e.g. zero-byte files) and ``failed`` (the run fails because 
 from __future__ import annotations
 
 import threading
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -76,6 +76,33 @@ class IngestReport(BaseModel):
             if row.status in ("failed", "held"):
                 lines.append(f"- **{row.status}** `{row.file}`: {row.reason}")
         return "\n".join(lines)
+
+
+class IngestFailed(Exception):
+    """Raised by a direct call of the flow when it did not finish; carries the report.
+
+    (With ``return_state=True`` the failed state's result is this exception; use
+    `report_from_state` to get the report either way.)
+    """
+
+    def __init__(self, report: IngestReport):
+        self.report = report
+        super().__init__(report.summary())
+
+    def __reduce__(self):
+        return (IngestFailed, (self.report,))
+
+
+def report_from_state(state: Any) -> IngestReport:
+    """The IngestReport of a finished flow run state, completed or failed."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, IngestFailed):
+        return result.report
+    if isinstance(result, IngestReport):
+        return result
+    if isinstance(result, BaseException):
+        raise result
+    raise TypeError(f"not an ingest result: {type(result).__name__}")
 
 
 class Progress:
