@@ -109,8 +109,10 @@ def test_require_link_fails_the_run_after_linking_the_rest(client, crucible_user
     rows = artifact_rows(state.state_details.flow_run_id)
     assert {r["dataset"]: r["status"] for r in rows} == {good: "linked", orphan: "unlinked"}
 
-    relaxed = link_datasets_to_samples(rules=rules, dataset_ids=[good, orphan],
-                                       credentials=block_name)
+    from crucible_prefect.credentials import CrucibleCredentials
+
+    block = CrucibleCredentials.load(block_name)  # a block object works as well as its name
+    relaxed = link_datasets_to_samples(rules=rules, dataset_ids=[good, orphan], credentials=block)
     assert relaxed["unlinked"] == [orphan] and relaxed["counts"]["already linked"] == 1
 
 
