@@ -84,7 +84,9 @@ class Files(Namespace):
             log.info("%s: already on dataset %s as file %s; nothing uploaded", name, dsid,
                      record.get("mfid"))
         else:
-            chunk = max(self._client.config.chunk_size, int(init.get("chunk_size_hint") or 0))
+            cfg = self._client.config
+            chunk = (cfg.chunk_size if "chunk_size_mb" in cfg.source  # the caller chose it
+                     else max(cfg.chunk_size, int(init.get("chunk_size_hint") or 0)))
             upload_resumable(self._t, init["resumable_uri"], p, size=size, chunk_size=chunk,
                              progress=progress)
             try:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import requests
 
 from ..errors import CrucibleHTTPError, TransferError, redact_url
+from ..transport import RetryableTransfer
 
 __all__ = ["upload_resumable", "GRANULE"]
 
@@ -54,6 +55,8 @@ def upload_resumable(
         def put(headers: dict[str, str], body: bytes) -> requests.Response:
             resp = transport.storage.put(uri, data=body, headers=headers,
                                          timeout=transport.timeout, allow_redirects=False)
+            if resp.status_code == 416:  # we and the server disagree on the offset: re-probe
+                raise RetryableTransfer(f"PUT {where}: 416, offset out of step")
             if resp.status_code >= 400:
                 raise transport.error_from("PUT", where, resp)
             return resp
@@ -103,7 +106,7 @@ def upload_resumable(
             except CrucibleHTTPError as exc:
                 raise TransferError(f"upload of {os.fspath(path)!r} to {where} failed: "
                                     f"HTTP {exc.status_code}: {exc.detail}") from None
-            except requests.RequestException as exc:
+            except (requests.RequestException, RetryableTransfer) as exc:
                 raise TransferError(f"upload of {os.fspath(path)!r} to {where} failed: "
                                     f"{type(exc).__name__}") from None
             if progress is not None and new > offset:
