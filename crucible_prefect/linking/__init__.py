@@ -26,10 +26,19 @@ from crucible_prefect.linking.rules import (
     parse_rules,
     rules_as_json,
 )
+from crucible_prefect.linking.tasks import (
+    apply_sample_links,
+    find_datasets_to_link,
+    link_table,
+    plan_sample_links,
+    publish_link_table,
+)
 
 __all__ = [
     "SampleRule", "SampleIdsRule", "SampleNameRule", "RegexRule", "MetadataRule", "HolderRule",
     "parse_rules", "rules_as_json",
     "DatasetQuery", "DatasetPlan", "PlannedSample", "LinkRow", "LinkReport",
     "SampleCatalog", "LinkPlanner", "plan_datasets", "apply_plans", "link_datasets",
+    "find_datasets_to_link", "plan_sample_links", "apply_sample_links", "publish_link_table",
+    "link_table",
 ]

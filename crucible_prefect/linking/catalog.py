@@ -8,7 +8,7 @@ parameters: a filter it does not know would otherwise return unrelated records.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from crucible_prefect.linking.extract import base_name, name_variants, same_name
 
@@ -171,8 +171,3 @@ def _created_since(row: dict, since: datetime) -> bool:
     except ValueError:
         return False
     return _aware(created) >= _aware(since)
-
-
-def unique(items: Iterable[str]) -> list[str]:
-    """Items without duplicates, first-seen order."""
-    return list(dict.fromkeys(items))

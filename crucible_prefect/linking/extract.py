@@ -43,7 +43,7 @@ def same_name(a: str, b: str) -> bool:
 
 
 def capture(pattern: re.Pattern[str], group: int | str, texts: Iterable[str]) -> list[str]:
-    """Distinct non-empty captures of ``group`` over ``texts`` (``re.search``), in first-seen order."""
+    """Distinct non-empty captures of ``group`` over ``texts`` (``re.search``), first seen first."""
     found: list[str] = []
     for text in texts:
         match = pattern.search(text)

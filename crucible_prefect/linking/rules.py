@@ -25,7 +25,7 @@ ValueKind = Literal["name_or_id", "name", "id"]
 mfid and a readable sample has that id, otherwise a name."""
 
 DEFAULT_POSITION_PATTERN = r"(?:^|[^A-Za-z0-9])[Ss](\d{1,3})(?![0-9])"
-"""Finds a holder position such as ``S01`` / ``s7`` in ``scan_S01_map.h5``; group 1 is the number."""
+"""Finds a holder position such as ``S01`` or ``s7`` in ``scan_S01_map.h5``; group 1: the number."""
 
 
 class _Rule(BaseModel):

@@ -311,6 +311,21 @@ def test_unreadable_dataset_is_reported(client, other, tag):
     assert report.rows[0].status == "unlinked" and NOT_READABLE in report.rows[0].reason
 
 
+def test_refused_writes_are_reported_as_failed(client, project, other, tag):
+    """A public dataset of a project the key cannot write: creating and linking are refused."""
+    other_client, other_project = other
+    theirs = make_dataset(other_client, other_project, f"public-{tag}", public=True)
+    mine = make_sample(client, project, f"mine-{tag}")
+    created = run(client, [theirs], [{"kind": "sample_name", "sample_name": f"new-{tag}",
+                                      "create_missing": True}])
+    by_id = run(client, [theirs], [{"kind": "sample_ids", "sample_ids": [mine]}])
+    assert created.rows[0].status == "failed"
+    assert f"could not create sample 'new-{tag}' in project {other_project}" in \
+        created.rows[0].reason
+    assert by_id.rows[0].status == "failed" and "linking failed" in by_id.rows[0].reason
+    assert created.failed == [theirs] and linked(other_client, theirs) == set()
+
+
 # -- order, dry run -------------------------------------------------------------------------
 
 
