@@ -26,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import os
+
+    # Prefect's offline telemetry job only logs "database is locked" on the ephemeral API.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.ingest.demo import run_demo
 
     return run_demo(data_dir=args.data_dir, example=args.example)

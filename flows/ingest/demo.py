@@ -76,7 +76,7 @@ def _ensure_instrument(server: Any, name: str) -> None:
 def run_demo(data_dir: str | Path | None = None, example: str | None = None,
              out: TextIO = sys.stdout) -> int:
     """Ingest the example run into the local server; print the datasets; 0 on success."""
-    from crucible.server import LocalCrucible
+    from crucible.server.local import LocalCrucible
 
     from crucible_prefect.credentials import CrucibleCredentials
     from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
@@ -114,8 +114,11 @@ def _print_datasets(credentials: Any, report: Any, out: TextIO) -> None:
     print(f"{'dataset id':<28} {'new':<4} {'files':>5}  name", file=out)
     for dsid in report.datasets:
         record = client.datasets.get(dsid)
-        files = [r for r in report.files if r.dataset_id == dsid]
-        print(f"{dsid:<28} {'yes' if dsid in created else 'no':<4} {len(files):>5}  "
+        if dsid == report.parent_dataset_id:
+            count = f"{len(client.datasets.list_children(dsid, limit=None))} ch"
+        else:
+            count = str(len(client.files.list(dataset_id=dsid, limit=None)))
+        print(f"{dsid:<28} {'yes' if dsid in created else 'no':<4} {count:>5}  "
               f"{record.get('dataset_name')}", file=out)
     for row in report.files:
         if row.status in ("failed", "held"):
