@@ -95,6 +95,25 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+class _QueryRedactor(logging.Filter):
+    """Strips query strings from urllib3's DEBUG request lines (signed-URL signatures)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a
+                                                  for a in record.args):
+            record.args = tuple(a.split("?", 1)[0] + "?<redacted>"
+                                if isinstance(a, str) and "?" in a else a for a in record.args)
+        return True
+
+
+def _install_redactor() -> None:
+    """Attach the redactor to urllib3's pool logger once (done when a Transport is made, not
+    at import)."""
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _QueryRedactor) for f in pool_log.filters):
+        pool_log.addFilter(_QueryRedactor())
+
+
 class _Attempt:
     """Per-call state shared between attempts (for the 409-on-retry rule)."""
 
@@ -127,6 +146,7 @@ class Transport:
         if api_key:
             self.api.headers["Authorization"] = f"Bearer {api_key}"
         self.storage = self._session(pool_maxsize)
+        _install_redactor()
 
     def __repr__(self) -> str:
         return f"Transport(api_url={self.api_url!r})"

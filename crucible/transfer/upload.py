@@ -13,10 +13,11 @@ import logging
 import os
 import re
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import requests
 
-from ..errors import CrucibleHTTPError, TransferError, redact_url
+from ..errors import CrucibleHTTPError, TransferError
 from ..transport import RetryableTransfer
 
 __all__ = ["upload_resumable", "GRANULE"]
@@ -24,6 +25,12 @@ __all__ = ["upload_resumable", "GRANULE"]
 log = logging.getLogger("crucible.transfer")
 GRANULE = 256 * 1024
 _RANGE = re.compile(r"bytes=0-(\d+)")
+
+
+def _label(uri: str) -> str:
+    """How an upload URI appears in messages: the host only (the URI is a capability)."""
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]} (resumable upload)"
 
 
 def _confirmed(resp: requests.Response) -> int:
@@ -44,7 +51,7 @@ def upload_resumable(
     """PUT ``path`` to ``uri`` and return the final response's JSON (or None)."""
     total = os.path.getsize(path) if size is None else size
     chunk_size = max(GRANULE, chunk_size // GRANULE * GRANULE)
-    where = redact_url(uri)
+    where = _label(uri)
     offset = 0
     result: dict[str, Any] | None = None
     done = False

@@ -1,0 +1,107 @@
+"""CrucibleClient's own methods, typed errors, and secrets kept out of reprs, errors and logs."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import pytest
+import requests
+
+from crucible import (AuthenticationError, CrucibleClient, CrucibleError, Dataset,
+                      NotFoundError, ValidationError)
+from crucible.errors import redact_url
+from crucible.mfid import new_mfid
+
+
+def test_health_and_whoami(client, crucible_user):
+    assert client.health()["status"] in ("ok", "degraded")
+    me = client.whoami()
+    assert me["user_info"]["unique_id"] == crucible_user.orcid
+    assert crucible_user.project_id in me["access_group_ids"]
+
+
+def test_generic_get_and_type(client, project_id, dataset):
+    assert client.get_resource_type(dataset) == "dataset"
+    assert client.get(dataset)["unique_id"] == dataset
+    assert client.get(dataset, resource_type="dataset")["unique_id"] == dataset
+    s = client.samples.create(sample_name="s1", project_id=project_id)
+    assert client.get_resource_type(s["unique_id"]) == "sample"
+    assert client.get(s["unique_id"], resource_type="sample")["sample_name"] == "s1"
+    client.datasets.update_scientific_metadata(dataset, {"m": 1})
+    assert client.get(dataset, include_metadata=True)["scientific_metadata"] == {"m": 1}
+    with pytest.raises(NotFoundError):
+        client.get_resource_type(new_mfid())
+
+
+def test_link_unlink_any_pair(client, project_id):
+    d1 = client.datasets.create(Dataset(dataset_name="d1", project_id=project_id))["dsid"]
+    d2 = client.datasets.create(Dataset(dataset_name="d2", project_id=project_id))["dsid"]
+    s1 = client.samples.create(sample_name="s1", project_id=project_id)["unique_id"]
+    s2 = client.samples.create(sample_name="s2", project_id=project_id)["unique_id"]
+    client.link(d1, d2)
+    client.link(s1, s2)
+    client.link(s1, d1)  # sample and dataset in either order
+    links = {(l["unique_id"], l["relationship"]) for l in client.get_links(d1)}
+    assert links == {(d2, "child"), (s1, "associated")}
+    assert {l["unique_id"] for l in client.get_links(s1)} == {s2, d1}
+    client.unlink(d2, d1)  # the direction need not be known
+    client.unlink(d1, s1)
+    client.unlink(s1, s2)
+    assert client.get_links(d1) == [] and client.get_links(s1) == []
+
+
+def test_error_types_and_messages(client, crucible_server):
+    with pytest.raises(NotFoundError) as err:
+        client.samples.get(new_mfid())
+    assert isinstance(err.value, requests.HTTPError) and isinstance(err.value, CrucibleError)
+    assert str(err.value).startswith("GET /samples/")
+    with pytest.raises(ValidationError) as err:
+        client._transport.request("GET", "datasets", params={"limit": 5000})
+    assert err.value.status_code == 422 and err.value.errors
+    assert all("msg" in e for e in err.value.errors)
+    with CrucibleClient(crucible_server.url, "wrong-key-0123456789") as bad:
+        with pytest.raises(AuthenticationError) as err:
+            bad.whoami()
+    assert "wrong-key" not in str(err.value) and err.value.status_code in (401, 403)
+    restored = pickle.loads(pickle.dumps(err.value))
+    assert type(restored) is AuthenticationError and restored.status_code == err.value.status_code
+
+
+def test_non_admin_is_refused(client):
+    with pytest.raises(AuthenticationError):
+        client.users.list()
+
+
+def test_reprs_never_show_the_key(client, crucible_user):
+    key = crucible_user.api_key
+    for obj in (client, client.config, client.datasets, client._transport):
+        assert key not in repr(obj) and key[-4:] not in repr(obj)
+    with pytest.raises(TypeError):
+        pickle.dumps(client)
+
+
+def test_redact_url():
+    assert redact_url("https://h.example:8443/p/x?sig=abc&expires=1#f") == \
+        "https://h.example:8443/p/x"
+    assert redact_url("https://user:pw@h/p?x=1") == "https://h/p"
+
+
+def test_secrets_never_logged_and_nothing_printed(client, crucible_user, project_id, make_file,
+                                                 tmp_path, caplog, capsys):
+    p = make_file("secret.bin", 300 * 1024)
+    with caplog.at_level(logging.DEBUG):
+        res = client.datasets.create(Dataset(dataset_name="logs", project_id=project_id),
+                                     files_to_upload=[p])
+        url = client.files.download_link(res["uploaded_files"][0]["mfid"])
+        client.download(res["dsid"], output_dir=tmp_path / "out")
+        with pytest.raises(NotFoundError):
+            client.datasets.get(new_mfid())
+    signature = url.split("sig=")[1].split("&")[0]
+    text = "\n".join(r.getMessage() + str(r.args) for r in caplog.records)
+    assert caplog.records, "expected DEBUG records from crucible"
+    assert any(r.name.startswith("crucible.") for r in caplog.records)
+    assert crucible_user.api_key not in text
+    assert signature not in text and "sig=" not in text
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
