@@ -28,9 +28,10 @@ def as_dict(record: Any) -> dict:
 
 
 def _is_not_found(exc: BaseException) -> bool:
-    from crucible.errors import NotFoundError
+    """404, or a 422 for an id the server cannot even parse: either way there is no record."""
+    from crucible.errors import NotFoundError, ValidationError
 
-    return isinstance(exc, NotFoundError)
+    return isinstance(exc, (NotFoundError, ValidationError))
 
 
 class SampleCatalog:
