@@ -84,6 +84,7 @@ class Entity(Base):
     owner_orcid: Mapped[str | None] = mapped_column(String)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)  # pending/approved deletion
+    last_deletion_id: Mapped[int | None] = mapped_column(Integer)  # spares a lookup per record
     creation_time: Mapped[str] = mapped_column(String, default=now_iso)
     modification_time: Mapped[str] = mapped_column(String, default=now_iso)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

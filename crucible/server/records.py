@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from fastapi import HTTPException
-from sqlalchemy import Select, String, and_, cast, exists, func, or_, select
+from sqlalchemy import Select, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .auth import Caller, can_read, visible_clause
@@ -112,9 +112,10 @@ def records(db: Session, ents: Iterable[Entity], *, include_metadata: bool = Fal
     if not ids:
         return out
     dels: dict[str, DeletionRequest] = {}
-    for req in db.scalars(select(DeletionRequest).where(DeletionRequest.resource_id.in_(ids))
-                          .order_by(DeletionRequest.id)):
-        dels[req.resource_id] = req
+    with_requests = [e.last_deletion_id for e in ents if e.last_deletion_id is not None]
+    if with_requests:
+        for req in db.scalars(select(DeletionRequest).where(DeletionRequest.id.in_(with_requests))):
+            dels[req.resource_id] = req
     if include_metadata:
         meta = {m.unique_id: m.data for m in db.scalars(select(Metadata).where(Metadata.unique_id.in_(ids)))}
     if include_links:
@@ -221,6 +222,3 @@ def linked_ids(kind_link: str, *, parents_of: str | None = None, children_of: st
         return select(Link.parent_id).where(Link.child_id == parents_of, Link.kind == kind_link)
     return select(Link.child_id).where(Link.parent_id == children_of, Link.kind == kind_link)
 
-
-__all__ = ["and_", "entity_query", "get_entity", "keyset_page", "linked_ids", "off_envelope",
-           "offset_page", "parse_bool", "parse_time", "record", "records"]

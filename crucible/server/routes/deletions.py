@@ -40,6 +40,8 @@ def refresh_hidden(db: Session, resource_id: str) -> None:
     ent = db.scalar(select(Entity).where(Entity.unique_id == resource_id))
     if ent is not None:
         ent.hidden = bool(live)
+        ent.last_deletion_id = db.scalar(select(func.max(DeletionRequest.id))
+                                         .where(DeletionRequest.resource_id == resource_id))
 
 
 def file_request(db: Session, caller: Caller, resource_id: str, reason: Optional[str]) -> dict:

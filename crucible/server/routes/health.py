@@ -51,9 +51,9 @@ def ready(request: Request):
 
 
 @account_router.get("/account")
-def account(caller: Who):
+def account(caller: Who, db: DB):
     return {"user_unique_id": caller.orcid, "access_group_ids": sorted(caller.groups),
-            "user_info": user_record(caller.user)}
+            "user_info": user_record(caller.load_user(db))}
 
 
 @account_router.get("/account/verify")
@@ -62,14 +62,14 @@ def verify(caller: Who):
 
 
 @account_router.get("/account/profile")
-def profile(caller: Who):
-    return user_record(caller.user)
+def profile(caller: Who, db: DB):
+    return user_record(caller.load_user(db))
 
 
 @account_router.patch("/account/profile")
 def patch_profile(caller: Who, db: DB, body: dict):
     allowed = {"first_name", "last_name", "email", "username"}
-    user = db.merge(caller.user)
+    user = caller.load_user(db)
     for k, v in body.items():
         if k in allowed:
             setattr(user, k, v)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from ..auth import Caller, check_write, require_admin, visible_clause
 from ..db import Entity, File, IngestionRequest
@@ -42,7 +42,7 @@ def request_ingestion(request: Request, db, caller: Caller, conf, dsid: str, fil
         if live is not None:
             return ingestion_record(live)
     req = IngestionRequest(status="requested", ingestion_class=cls, dataset_mfid=dsid,
-                           file_mfid=file_mfid, requester_id=caller.user.id)
+                           file_mfid=file_mfid, requester_id=caller.user_id)
     db.add(req)
     db.commit()
     request.app.state.worker.wake()
@@ -165,5 +165,3 @@ def patch_dataset_request(dsid: str, rid: int, body: IngestionPatch, request: Re
 def ingestors(caller: Who):
     return sorted(INGESTORS)
 
-
-__all__ = ["or_", "router"]

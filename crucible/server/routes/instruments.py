@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import func, or_, select
 
@@ -60,5 +58,3 @@ def patch_instrument(uid: str, body: InstrumentIn, db: DB, caller: Who):
     ent = get_entity(db, caller, uid, "instrument")
     return records(db, [patch_entity(db, caller, ent, set_fields(body))])[0]
 
-
-__all__ = ["Optional", "router"]

@@ -145,7 +145,7 @@ def user_projects(orcid: str, db: DB, caller: Who, limit: Limit = 100, offset: O
 
 
 def _as_caller(db: Session, user: User) -> Caller:
-    return Caller(user=user, groups=user_groups(db, user))
+    return Caller.of(db, user)
 
 
 @router.get("/users/{orcid}/datasets")
