@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConflictError, CrucibleError, NotFoundError
-from ..mfid import new_mfid
 from ..models import Instrument, as_payload
 from .base import DEFAULT_LIMIT, Namespace, seg
 
@@ -35,11 +34,19 @@ class Instruments(Namespace):
         return rows[0] if rows else None
 
     def create(self, instrument: Instrument | dict) -> dict[str, Any]:
-        """Admin: create an instrument with a client-made id (a retry reads it back)."""
+        """Admin: create an instrument. Names are unique on the server, so a 409 on a retry
+        (an earlier attempt landed) reads the instrument back by name."""
         body = as_payload(instrument, Instrument)
-        body.setdefault("unique_id", new_mfid())
-        return self._create("instruments", body,
-                            lambda: self._get(f"instruments/{seg(body['unique_id'])}"))
+        if not body.get("instrument_name"):
+            raise ValueError("instruments.create needs instrument_name")
+
+        def read_back() -> dict[str, Any]:
+            found = self.get(instrument_name=body["instrument_name"])
+            if found is None:
+                raise NotFoundError("GET", "/instruments", 404, body["instrument_name"])
+            return found
+
+        return self._create("instruments", body, read_back)
 
     def update(self, unique_id: str, **fields: Any) -> dict[str, Any]:
         return self._t.request("PATCH", f"instruments/{seg(unique_id)}", json=fields, safe=True)

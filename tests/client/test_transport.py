@@ -44,6 +44,28 @@ def test_create_whose_response_is_lost_makes_one_dataset(flaky, faulty_server, c
     assert flaky.datasets.count(session_name=session) == 1
 
 
+@pytest.mark.parametrize("what", ["sample", "project", "instrument"])
+def test_other_creates_whose_response_is_lost(faulty_server, what):
+    name = "lost-" + new_mfid()[-8:]
+    with CrucibleClient(faulty_server.url, faulty_server.admin_key, retry=QUICK) as admin:
+        _arm(faulty_server, "commit_drop", None, None)
+        if what == "sample":
+            made = admin.samples.create(sample_name=name, project_id="FLAKY")
+            faulty_server.set_faults(0.0)
+            assert [s["unique_id"] for s in admin.samples.list(sample_name=name)] == [
+                made["unique_id"]]
+        elif what == "project":
+            made = admin.projects.create({"project_id": name, "organization": "o"})
+            faulty_server.set_faults(0.0)
+            assert admin.projects.get(name)["project_id"] == made["project_id"] == name
+        else:
+            made = admin.instruments.create({"instrument_name": name, "owner": "o",
+                                             "location": "l"})
+            faulty_server.set_faults(0.0)
+            assert [i["unique_id"] for i in admin.instruments.list(instrument_name=name)] == [
+                made["unique_id"]]
+
+
 def test_unsafe_post_is_not_resent_after_a_lost_response(flaky, faulty_server):
     dsid = flaky.datasets.create(Dataset(dataset_name="thumbs", project_id="FLAKY"))["dsid"]
     _arm(faulty_server, "commit_drop", None)
