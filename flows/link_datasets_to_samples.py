@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+
 from crucible_prefect.credentials import CrucibleCredentials
 from crucible_prefect.linking.models import DatasetQuery, LinkReport
 from crucible_prefect.linking.rules import SampleRule, parse_rules

@@ -9,8 +9,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-pytest.importorskip("crucible.server.testing", reason="the local Crucible server is not in yet")
-
 from flows.link_datasets_to_samples import SampleLinkError, link_datasets_to_samples
 
 pytestmark = pytest.mark.prefect

@@ -11,8 +11,6 @@ import uuid
 
 import pytest
 
-pytest.importorskip("crucible.server.testing", reason="the local Crucible server is not in yet")
-
 from crucible_prefect.linking import SampleCatalog, link_datasets
 from crucible_prefect.linking.plan import NOT_READABLE
 
