@@ -8,6 +8,7 @@ journal flush) is re-hashed at the destination instead of downloaded ("verified"
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import threading
@@ -98,14 +99,14 @@ class Mirror:
                                                      file_id=remote.file_id, error=_message(exc))))
                 continue
             expected.add(path)
-            futures.append(self._pool.submit(self._one_file, remote, path, links))
+            futures.append(self._submit(self._one_file, remote, path, links))
         if self.options.record_template:
             try:
                 record_path = render(self.options.record_template, fields)
                 self._claim(record_path, (dataset_id, "record.json"))
                 expected.add(record_path)
-                futures.append(self._pool.submit(self._record, {**record, "unique_id": dataset_id},
-                                             files, record_path))
+                futures.append(self._submit(self._record, {**record, "unique_id": dataset_id},
+                                        files, record_path))
             except UnsafePathError as exc:
                 results.append(self._done(FileResult(dataset_id, "record.json", FAILED,
                                                      error=_message(exc))))
@@ -154,6 +155,10 @@ class Mirror:
             return self._done(FileResult(dataset_id, path, FAILED, error=_message(exc)))
 
     # -- helpers -------------------------------------------------------------------------
+    def _submit(self, fn, *args) -> Future:
+        """Run ``fn`` in the pool with the caller's context (Prefect settings and run context)."""
+        return self._pool.submit(contextvars.copy_context().run, fn, *args)
+
     def _claim(self, path: str, owner: tuple[str, str]) -> None:
         """Reserve ``path`` for one file of the run; a second file on the same path fails."""
         with self._lock:
