@@ -118,3 +118,10 @@ def test_include_flags(api, new_dataset, crucible_user):
     assert got["owner"]["unique_id"] == crucible_user.orcid and "email" not in got["owner"]
     listed = api.get("/datasets", params={"include_links": "TRUE", "limit": 1}).json()["items"][0]
     assert listed["links"] == [] or isinstance(listed["links"], list)
+
+
+def test_failed_create_leaves_nothing(api):
+    uid = new_mfid()
+    assert api.post("/datasets", json={"unique_id": uid, "project_id": "NO-SUCH-PROJECT"}).status_code == 404
+    assert api.post("/datasets", json={"unique_id": uid, "public": "maybe"}).status_code == 422
+    assert api.get(f"/datasets/{uid}").status_code == 404

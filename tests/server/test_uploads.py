@@ -193,3 +193,13 @@ def test_signed_urls_reject_tampering_and_expiry(api, new_dataset, upload, wait_
     expired = f"{base}?expires={int(time.time()) - 1}&sig={params['sig']}"
     assert requests.get(expired, timeout=30).status_code == 403
     assert requests.get(base, timeout=30).status_code == 403
+
+
+def test_legacy_associated_files(api, new_dataset):
+    ds = new_dataset()["unique_id"]
+    body = {"filename": "old/worker.dat", "size": 3, "sha256_hash": "a" * 64}
+    one = api.post(f"/datasets/{ds}/associated_files", json=body).json()
+    two = api.post(f"/datasets/{ds}/associated_files", json=body).json()
+    assert one["mfid"] == two["mfid"] and one["storage_path"] is None
+    assert [f["mfid"] for f in api.get(f"/datasets/{ds}/associated_files").json()] == [one["mfid"]]
+    assert api.post(f"/datasets/{ds}/associated_files", json={"filename": "x"}).status_code == 422

@@ -183,3 +183,26 @@ def signed_download(mfid: str, request: Request, expires: Optional[str] = None,
         f = db.scalar(select(File).where(File.mfid == mfid))
     headers = {"x-goog-hash": f"crc32c={f.crc32c}"} if f is not None and f.crc32c else {}
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
+
+
+@router.get("/datasets/{dsid}/associated_files")
+def associated_files(dsid: str, db: DB, caller: Who):
+    """S-era listing of a dataset's file rows (same records as ``/datasets/{id}/files``)."""
+    return dataset_files(dsid, db, caller)
+
+
+@router.post("/datasets/{dsid}/associated_files")
+def add_associated_file(dsid: str, body: UploadInitiate, db: DB, caller: Who):
+    """S-era registration of a file row without content (the old worker's call). Idempotent
+    for the same name and hash."""
+    ds = get_entity(db, caller, dsid, "dataset")
+    check_write(db, caller, ds)
+    same = db.scalar(select(File).where(File.dataset_mfid == dsid, File.relpath == body.filename,
+                                        File.sha256_hash == (body.sha256_hash or "")))
+    if same is not None:
+        return file_record(same, ds.id)
+    f = File(mfid=new_mfid(), dataset_mfid=dsid, relpath=body.filename, filename=body.filename,
+             size=body.size, sha256_hash=body.sha256_hash or "")
+    db.add(f)
+    db.commit()
+    return file_record(f, ds.id)
