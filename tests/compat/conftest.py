@@ -35,9 +35,9 @@ def _venv_ready(venv: Path) -> bool:
     python = _venv_python(venv)
     if not (venv / ".ready").is_file() or not python.exists():
         return False
-    probe = subprocess.run(
-        [str(python), "-c", "import crucible, sys; sys.stdout.write(crucible.__version__)"],
-        capture_output=True, text=True, timeout=120)
+    probe = subprocess.run(  # -I: isolated, so our own `crucible` (cwd, PYTHONPATH) can't answer
+        [str(python), "-I", "-c", "import crucible, sys; sys.stdout.write(crucible.__version__)"],
+        capture_output=True, text=True, timeout=120, cwd=str(venv))
     return probe.returncode == 0 and probe.stdout.strip() == NANO_VERSION
 
 
