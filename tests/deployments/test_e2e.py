@@ -133,6 +133,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
     from prefect.client.orchestration import get_client
 
     from crucible_prefect.credentials import CrucibleCredentials
+    from crucible_prefect.watch.ledger import Ledger
 
     user, api_key, project, sample_id = crucible_env
     env = dict(os.environ, PREFECT_API_URL=prefect_backend, PREFECT_SERVER_ANALYTICS_ENABLED="false",
@@ -144,19 +145,30 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     env.pop("PREFECT_HOME", None)
     procs = Procs(tmp_path)
+    t0 = time.monotonic()
+
+    def phase(name: str) -> None:
+        print(f"[e2e {time.monotonic() - t0:6.1f} s] {name}", flush=True)
+
     try:
-        # 1. work pool, deployments (from prefect.yaml), credentials block, two workers
-        pool = subprocess.run([sys.executable, "-m", "prefect", "work-pool", "create", POOL,
-                               "--type", "process"], env=env, cwd=REPO, capture_output=True, text=True)
-        assert pool.returncode == 0 or "already exists" in pool.stdout + pool.stderr, pool.stderr
-        run_cli([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
-                 "--prefect-file", "deployments/prefect.yaml"], env)
-        CrucibleCredentials(api_url=crucible_server.url, api_key=api_key).save(BLOCK, overwrite=True)
+        # 1. work pool, two workers (they start while we deploy), credentials block, deployments
+        from prefect.client.schemas.actions import WorkPoolCreate
+        from prefect.exceptions import ObjectAlreadyExists
+
         with get_client(sync_client=True) as client:
-            deployment = client.read_deployment_by_name("ingest-instrument-output/ingest-on-run-finished")
+            try:
+                client.create_work_pool(WorkPoolCreate(name=POOL, type="process"))
+            except ObjectAlreadyExists:
+                pass
         for name in ("worker-1", "worker-2"):
             procs.start(name, [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL,
                                "--name", f"e2e-{name}-{uuid.uuid4().hex[:4]}", "--limit", "2"], env)
+        CrucibleCredentials(api_url=crucible_server.url, api_key=api_key).save(BLOCK, overwrite=True)
+        run_cli([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--all",
+                 "--prefect-file", "deployments/prefect.yaml"], env)
+        phase("deployed")
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name("ingest-instrument-output/ingest-on-run-finished")
 
         # 2. the watcher on a temp folder
         watch = tmp_path / "sessions"
@@ -175,6 +187,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
         watcher = procs.start("watcher", [sys.executable, "-m", "crucible_prefect.watch", "-v", "watch",
                                           "--config", str(config), "--ledger", str(ledger)], env)
 
+        phase("workers and watcher started")
         # 3. a session written slowly: files created early, grown in steps, one renamed on close
         session = watch / f"session-{uuid.uuid4().hex[:6]}"
         session.mkdir()
@@ -198,6 +211,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
         for rel, data in FINAL.items():
             assert (session / rel).read_bytes() == data
 
+        phase("session written")
         # 4. exactly one flow run, on a worker, completed
         def finished_runs():
             runs = ingest_runs(deployment.id, str(session))
@@ -210,6 +224,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
         assert run.parameters["instrument_name"] == INSTRUMENT and run.parameters["keywords"] == ["e2e"]
         assert run.parameters["sample_ids"] == [sample_id] and run.parameters["settle_seconds"] == 2
 
+        phase("ingest run finished")
         # 5. datasets, files (sha256 of the *final* content), parent->child and sample links
         datasets = user.datasets.list(limit=None, session_name=session.name)
         ids = {d["unique_id"] for d in datasets}
@@ -227,11 +242,10 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
             linked = {s["unique_id"] for s in user.datasets.list_samples(dsid, limit=None)}
             assert sample_id in linked, name
         assert stored == expected
-        rows = [json.loads(line) for line in run_cli(
-            [sys.executable, "-m", "crucible_prefect.watch", "watch", "--config", str(config),
-             "--ledger", str(ledger), "--status"], env).splitlines()]
-        assert [(r["path"], r["status"]) for r in rows] == [(str(session), "emitted")]
+        with Ledger(ledger) as book:  # the watcher recorded exactly one delivered event
+            assert [(r["path"], r["status"]) for r in book.rows()] == [(str(session), "emitted")]
 
+        phase("datasets checked")
         # 6. a second event for the same run (a person re-emitting) creates nothing
         run_cli([sys.executable, "-m", "crucible_prefect.watch", "emit-finished", str(session),
                  "--instrument", INSTRUMENT, "--config", str(config)], env)
@@ -243,6 +257,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
         for name, dsid in children.items():
             assert len(user.files.list(dataset_id=dsid, limit=None)) == len(expected[name])
         assert watcher.poll() is None, procs.logs()
+        phase("duplicate run finished")
     except BaseException:
         print(procs.logs())
         raise
