@@ -152,6 +152,18 @@ def filter_conditions(kind: str, params: Mapping[str, str]) -> list:
     known = FILTER_FIELDS[kind]
     conds = []
     for name, raw in params.items():
+        if name == "sample_mfid" and kind == "dataset":
+            conds.append(Entity.unique_id.in_(linked_ids("assoc", children_of=raw)))
+            continue
+        if name == "dataset_mfid" and kind == "sample":
+            conds.append(Entity.unique_id.in_(linked_ids("assoc", parents_of=raw)))
+            continue
+        if name.endswith("_is_null") and name[:-8] in known:
+            field = name[:-8]
+            col = _column_for(kind, field)
+            expr = col if col is not None else func.json_extract(Entity.fields, f"$.{field}")
+            conds.append(expr.is_(None) if parse_bool(raw, name) else expr.is_not(None))
+            continue
         if name == "keyword" and kind == "dataset":
             pattern = f"%{raw.lower()}%"
             conds.append(exists().where(Keyword.dataset_id == Entity.unique_id,

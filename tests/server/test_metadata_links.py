@@ -66,3 +66,18 @@ def test_resources_type_detection(api, new_dataset, crucible_user):
     proj = api.get(f"/resources/{crucible_user.project_id}").json()
     assert proj["resource_type"] == "project"
     assert api.get(f"/resources/{new_mfid()}").status_code == 404
+
+
+def test_list_filters_by_linked_sample_or_dataset_and_is_null(api, new_dataset, crucible_user):
+    tag = new_mfid()
+    linked = new_dataset(session_name=tag, measurement="afm")["unique_id"]
+    new_dataset(session_name=tag)
+    sid = api.post("/samples", json={"sample_name": "s", "project_id": crucible_user.project_id}).json()["unique_id"]
+    api.post(f"/datasets/{linked}/samples/{sid}")
+    got = api.get("/datasets", params={"sample_mfid": sid}).json()["items"]
+    assert [d["unique_id"] for d in got] == [linked]
+    got = api.get("/samples", params={"dataset_mfid": linked}).json()["items"]
+    assert [s["unique_id"] for s in got] == [sid]
+    nulls = api.get("/datasets", params={"session_name": tag, "measurement_is_null": "true"}).json()
+    assert nulls["total"] == 1 and nulls["items"][0]["unique_id"] != linked
+    assert api.get("/datasets", params={"session_name": tag, "measurement_is_null": "false"}).json()["total"] == 1

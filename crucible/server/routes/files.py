@@ -64,6 +64,14 @@ def initiate_multipart(dsid: str, db: DB, caller: Who):
                              "use /upload/initiate (resumable)")
 
 
+@router.post("/datasets/{dsid}/upload/multipart/initiate")
+def initiate_signed_multipart(dsid: str, db: DB, caller: Who):
+    """Newer clients try signed multipart first; this is how a server says it is switched off."""
+    get_entity(db, caller, dsid, "dataset")
+    raise HTTPException(503, "Signed multipart uploads are disabled on this server; "
+                             "use /upload/initiate (resumable)")
+
+
 @router.post("/datasets/{dsid}/upload/complete")
 def complete(dsid: str, body: UploadComplete, request: Request, db: DB, caller: Who):
     """Register a fully received upload as a file. Idempotent per ``upload_id``."""
