@@ -19,9 +19,9 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from crucible_prefect.credentials import CrucibleCredentials
-from crucible_prefect.retry import TASK_RETRY_JITTER_FACTOR, retry_on_transient
 from flows.ingest import discovery, extractors as extractors_mod, grouping as grouping_mod
 from flows.ingest import identity as ident
+from flows.ingest.batching import failed_rows, make_batches, run_batch
 from flows.ingest.hashcache import DigestCache, default_cache_path
 from flows.ingest.models import FileGroup
 from flows.ingest.ops import CrucibleOps
@@ -42,7 +42,6 @@ from flows.ingest.worker import (
     RunDataset,
     cached_digests,
     group_dataset_id,
-    ingest_group,
     is_complete,
 )
 
@@ -54,19 +53,17 @@ Mode = Literal["session", "files", "single"]
 MAX_WORKERS = 64
 
 
-@task(name="ingest-file-group", tags=["crucible"], cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10],
-      retry_jitter_factor=TASK_RETRY_JITTER_FACTOR, retry_condition_fn=retry_on_transient,
-      task_run_name="ingest {group.key}")
-def ingest_file_group(ctx: RunContext, group: FileGroup, credentials: Any,
-                      concurrency_limit: Optional[str] = None) -> GroupResult:
-    """Hash, find-or-create, upload and finish one group of companion files (idempotent)."""
-    ops = CrucibleOps(load_client(credentials))
-    if concurrency_limit:
-        from prefect.concurrency.sync import concurrency
+@task(name="ingest-file-groups", tags=["crucible"], cache_policy=NO_CACHE,
+      task_run_name="ingest {batch_name}")
+def ingest_file_groups(ctx: RunContext, groups: list[FileGroup], credentials: Any,
+                       concurrency_limit: Optional[str] = None, batch_name: str = "",
+                       on_done: Any = None) -> list[GroupResult]:
+    """Hash, find-or-create, upload and finish a batch of file groups (each idempotent).
 
-        with concurrency(concurrency_limit, occupy=1, strict=False):
-            return ingest_group(ops, ctx, group)
-    return ingest_group(ops, ctx, group)
+    Retries happen per group inside (transient errors only), so the task itself has none.
+    """
+    ops = CrucibleOps(load_client(credentials))
+    return run_batch(ops, ctx, groups, concurrency_limit=concurrency_limit, on_done=on_done)
 
 
 def _rows(group: FileGroup, status: str, reason: str = "", dataset_id: str | None = None) -> list[FileRow]:
@@ -229,21 +226,19 @@ def _run_groups(ctx: RunContext, ops: CrucibleOps, groups: list[FileGroup], cred
     progress.advance(sum(len(r.rows) for r in results))
     slots = threading.BoundedSemaphore(max_concurrency)
     futures = []
-    for group in todo:
+    for batch in make_batches(todo, max_concurrency):
         slots.acquire()
-        future = ingest_file_group.submit(ctx, group, credentials, concurrency_limit)
-
-        def done(_f: Any, n: int = len(group.files)) -> None:
-            slots.release()
-            progress.advance(n)
-
-        future.add_done_callback(done)
-        futures.append((group, future))
-    for group, future in futures:
+        name = batch[0].key if len(batch) == 1 else f"{batch[0].key} +{len(batch) - 1} groups"
+        future = ingest_file_groups.submit(ctx, batch, credentials, concurrency_limit,
+                                           batch_name=name,
+                                           on_done=lambda g: progress.advance(len(g.files)))
+        future.add_done_callback(lambda _f: slots.release())
+        futures.append((batch, future))
+    for batch, future in futures:
         try:
-            results.append(future.result(raise_on_failure=True))
-        except Exception as exc:  # the task failed after its retries: report it, go on
-            results.append(GroupResult(_rows(group, "failed", f"{type(exc).__name__}: {exc}")))
+            results.extend(future.result(raise_on_failure=True))
+        except Exception as exc:  # the task itself broke (not a group): report its groups
+            results.extend(GroupResult(failed_rows(g, exc)) for g in batch)
     return results
 
 

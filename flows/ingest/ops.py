@@ -36,13 +36,16 @@ class CrucibleOps:
             return None
 
     def ensure_dataset(self, record: dict) -> tuple[dict, bool]:
-        """One GET by id; create only if missing. Returns (dataset, created_by_this_call)."""
-        existing = self.get_dataset(record["unique_id"])
-        if existing is not None:
-            return existing, False
+        """Find or create the dataset with ``record``'s unique_id; (dataset, created_here).
+
+        The lookup *is* the create: the id is deterministic, so the POST either makes the
+        dataset or answers 409, and only then is it read (with its metadata, to see whether it
+        is complete). One call for a new dataset, two for an existing one; a lost response is
+        resolved by the client's retry, which meets the 409 and reads the record back.
+        """
         try:
             made = self.client.datasets.create(dict(record))
-        except ConflictError:  # created by a concurrent or earlier attempt whose answer was lost
+        except ConflictError:  # made by an earlier run, or an attempt whose answer was lost
             existing = self.get_dataset(record["unique_id"])
             if existing is None:
                 raise
@@ -77,16 +80,22 @@ class CrucibleOps:
                ingestor: str | None) -> dict:
         """Upload (or find, by sha256) one file and see its ingestion through.
 
-        Returns the AssociatedFile; ``storage_path`` is set once ingested, and
-        ``ingestion_request`` holds the request this call waited for (if any).
+        Returns the AssociatedFile: ``storage_path`` is set if it was ingested before, else
+        ``ingestion_request`` holds the final state of the request this call waited for.
         """
-        try:
-            return self.client.datasets.upload_file(
-                dsid, local_path, sha256=sha256, relative_path=relative_path, ingest=True,
-                ingestor=ingestor, wait=True, timeout=self.ingest_timeout)
+        record = self.client.datasets.upload_file(
+            dsid, local_path, sha256=sha256, relative_path=relative_path, ingest=True,
+            ingestor=ingestor, wait=False)
+        request = record.get("ingestion_request")
+        if record.get("storage_path") or not request:
+            return record
+        try:  # short first polls: the local/auto ingestor usually answers within milliseconds
+            final = self.client.ingestions.wait(request["id"], timeout=self.ingest_timeout,
+                                                poll_interval=0.02, max_interval=2.0)
         except TimeoutError as exc:
-            return {"storage_path": None, "ingestion_request": {
-                "status": "timeout", "error_message": str(exc)}}
+            final = dict(request, status="timeout", error_message=str(exc))
+        record["ingestion_request"] = final
+        return record
 
     # ------------------------------------------------------------------ processing
     def post_process(self, dsid: str, name: str) -> dict:

@@ -3,11 +3,13 @@
 The steps, each safe to repeat after a crash or a retry:
 
 1. hash every file once (or take the digest from the local ledger), stat again (still growing?);
-2. derive the dataset id from the identity; one GET by id; create only if missing;
-3. merge metadata (static + extractors + an ``ingest`` provenance record), add keywords;
-4. upload each file with its known sha256 (a dedup hit uploads nothing), make sure it is ingested;
-5. link samples and the session parent, file post-processing requests;
-6. mark the dataset complete (``ingest.complete``), so a re-run needs one GET and nothing else.
+2. derive the dataset id from the identity; create it with that id (409: it exists, read it;
+   if it is marked complete, stop here);
+3. add keywords, upload each file with its known sha256 (a dedup hit uploads nothing) and see
+   its ingestion through;
+4. link samples and the session parent, file post-processing requests;
+5. one metadata PATCH, last: static + extracted metadata, an ``ingest`` provenance record and
+   the completion mark (``ingest.complete``), so a re-run skips the dataset.
 """
 
 from __future__ import annotations
@@ -184,13 +186,13 @@ def upload_files(ops: CrucibleOps, ctx: RunContext, dsid: str, group: FileGroup,
         with _readable(ctx, entry) as path:
             stored = ops.upload(dsid, path, sha256=digests[entry.rel], relative_path=entry.rel,
                                 ingestor=ctx.ingestor)
-        if stored.get("storage_path"):
+        request = stored.get("ingestion_request") or {}
+        if stored.get("storage_path") or request.get("status") == "complete":
             rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="ingested"))
             continue
-        req = stored.get("ingestion_request") or {}
-        detail = req.get("error_message") or ""
+        detail = request.get("error_message") or ""
         rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="failed",
-                            reason=f"ingestion {req.get('status') or 'not finished'}"
+                            reason=f"ingestion {request.get('status') or 'not finished'}"
                                    + (f": {detail}" if detail else "")))
     return rows
 
@@ -241,7 +243,6 @@ def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupRe
         return GroupResult([FileRow(file=f.rel, dataset_id=dsid, bytes=f.size, status="exists")
                             for f in group.files], dataset_id=dsid)
     metadata = extract(group, ctx.fs, ctx.extractors, ctx.static_metadata)
-    ops.merge_metadata(dsid, {**metadata, **provenance(ctx, group, digests)})
     ops.add_keywords(dsid, ctx.keywords)
     rows = upload_files(ops, ctx, dsid, group, digests)
     for sample_id in ctx.sample_ids:
@@ -249,18 +250,21 @@ def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupRe
     if ctx.run_dataset is not None:
         ops.link_child(ctx.run_dataset.ensure(ops), dsid)
     result = GroupResult(rows, dataset_id=dsid, created=created)
-    if any(r.status == "failed" for r in rows):
-        return result  # not marked complete: a re-run retries the ingestion
-    done = ((dataset.get("scientific_metadata") or {}).get("ingest") or {}).get("post_processing") or {}
-    for name in ctx.post_processing:
-        outcome = dict(done[name]) if done.get(name, {}).get("status") == "complete" else \
-            ops.post_process(dsid, name)
-        outcome.setdefault("request_type", name)
-        outcome["dataset_mfid"] = dsid
-        result.post_processing.append(outcome)
-    pp = {p["request_type"]: {"status": p.get("status"), "id": p.get("id")} for p in result.post_processing}
-    if all(p.get("status") == "complete" for p in result.post_processing):
-        ops.merge_metadata(dsid, {"ingest": {"complete": True, "post_processing": pp}})
-    else:
-        ops.merge_metadata(dsid, {"ingest": {"post_processing": pp}})
+    record = provenance(ctx, group, digests)
+    if not any(r.status == "failed" for r in rows):  # else: not complete, a re-run retries
+        done = ((dataset.get("scientific_metadata") or {}).get("ingest") or {}).get(
+            "post_processing") or {}
+        for name in ctx.post_processing:
+            outcome = dict(done[name]) if done.get(name, {}).get("status") == "complete" else \
+                ops.post_process(dsid, name)
+            outcome.setdefault("request_type", name)
+            outcome["dataset_mfid"] = dsid
+            result.post_processing.append(outcome)
+        record["ingest"]["post_processing"] = {
+            p["request_type"]: {"status": p.get("status"), "id": p.get("id")}
+            for p in result.post_processing}
+        record["ingest"]["complete"] = all(
+            p.get("status") == "complete" for p in result.post_processing)
+    # One PATCH, last: metadata, provenance and the completion mark land together.
+    ops.merge_metadata(dsid, {**metadata, **record})
     return result

@@ -197,3 +197,17 @@ def test_bad_sidecar_is_reported_with_the_extractor_name(tmp_path):
     (group,) = grouping.group_files(discovery.list_files(source))
     with pytest.raises(ValueError, match="json_sidecar.*not valid JSON"):
         extractors.extract(group, source.fs, extractors.resolve_all(["json_sidecar"]))
+
+
+def test_batches_balance_bytes_and_keep_every_group_once():
+    from flows.ingest.batching import make_batches
+
+    groups = [FileGroup(f"g{i:03d}", [FileEntry(f"/r/g{i}", f"g{i}", 1000)]) for i in range(100)]
+    groups.append(FileGroup("big", [FileEntry("/r/big", "big", 10**9)]))
+    batches = make_batches(groups, max_concurrency=4)
+    assert len(batches) == 16
+    assert sorted(g.key for b in batches for g in b) == sorted(g.key for g in groups)
+    (alone,) = [b for b in batches if any(g.key == "big" for g in b)]
+    assert len(alone) == 1  # the big group does not hold up small ones
+    assert make_batches(groups[:3], max_concurrency=8) == [[g] for g in groups[:3]]
+    assert make_batches([], max_concurrency=8) == []

@@ -1,0 +1,77 @@
+"""Spread file groups over a few Prefect tasks, and run one batch with per-group retries.
+
+A task per file group costs a task run (and its state changes) on the Prefect API for every
+file; for a thousand small files that overhead dwarfs the work. So groups are dealt into about
+``4 x max_concurrency`` batches, balanced by bytes (largest first onto the lightest batch), and
+each batch task works through its groups one by one. A transient error (5xx, 429, lost
+connection) retries only that group, a few seconds later; any other error fails only that
+group. Every step of a group is idempotent, so a retry simply continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from typing import Any, Callable, Sequence
+
+from crucible_prefect.retry import is_transient
+
+from .models import FileGroup
+from .ops import CrucibleOps
+from .report import FileRow
+from .worker import GroupResult, RunContext, ingest_group
+
+#: Bytes counted per group on top of its size, so many tiny groups still spread out.
+GROUP_OVERHEAD_BYTES = 256 * 1024
+#: Waits before the 2nd and 3rd attempt of a group after a transient error.
+RETRY_DELAYS_S = (1.0, 4.0)
+
+
+def make_batches(groups: Sequence[FileGroup], max_concurrency: int,
+                 per_worker: int = 4) -> list[list[FileGroup]]:
+    """Deal groups into at most ``per_worker * max_concurrency`` batches of similar weight."""
+    n = max(1, min(len(groups), max_concurrency * per_worker))
+    heap = [(0, i) for i in range(n)]
+    batches: list[list[FileGroup]] = [[] for _ in range(n)]
+    for group in sorted(groups, key=lambda g: (-g.size, g.key)):
+        weight, i = heapq.heappop(heap)
+        batches[i].append(group)
+        heapq.heappush(heap, (weight + group.size + GROUP_OVERHEAD_BYTES, i))
+    for batch in batches:
+        batch.sort(key=lambda g: g.key)
+    return [b for b in batches if b]
+
+
+def failed_rows(group: FileGroup, exc: BaseException) -> list[FileRow]:
+    reason = f"{type(exc).__name__}: {exc}"
+    return [FileRow(file=f.rel, bytes=f.size, status="failed", reason=reason) for f in group.files]
+
+
+def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup], *,
+              concurrency_limit: str | None = None,
+              on_done: Callable[[FileGroup], Any] | None = None) -> list[GroupResult]:
+    """Ingest each group of the batch; errors become failed rows, never an exception."""
+    results = []
+    for group in groups:
+        results.append(_one(ops, ctx, group, concurrency_limit))
+        if on_done is not None:
+            on_done(group)
+    return results
+
+
+def _one(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
+         concurrency_limit: str | None) -> GroupResult:
+    for attempt in range(len(RETRY_DELAYS_S) + 1):
+        try:
+            if concurrency_limit:
+                from prefect.concurrency.sync import concurrency
+
+                with concurrency(concurrency_limit, occupy=1, strict=False):
+                    return ingest_group(ops, ctx, group)
+            return ingest_group(ops, ctx, group)
+        except Exception as exc:  # noqa: BLE001 - reported per group, the batch goes on
+            if attempt < len(RETRY_DELAYS_S) and is_transient(exc):
+                time.sleep(RETRY_DELAYS_S[attempt])
+                continue
+            return GroupResult(failed_rows(group, exc))
+    raise AssertionError("unreachable")
