@@ -287,3 +287,27 @@ def test_artifacts_are_published(ingest, tmp_path, prefect_backend):
             key=ArtifactFilterKey(any_=[artifact_key(root.name)])))
     assert arts and arts[0].type == "table"
     assert "a.dat" in str(arts[0].data)
+
+
+def test_sample_rules_are_handed_to_the_link_flow(ingest, user_client, crucible_user, tmp_path):
+    name = f"TF-{uuid.uuid4().hex[:6]}"
+    sample = user_client.samples.create(sample_name=name, project_id=crucible_user.project_id)
+    root = write_run(unique_run(tmp_path), {f"{name}_scan.dat": b"d" * 10, "other.dat": b"o"})
+    rules = [{"kind": "regex", "pattern": r"^(?P<sample>TF-[0-9a-f]+)_"}]
+    state, report = ingest(root, mode="files", sample_rules=rules)
+    assert state.is_completed(), (report.summary(), report.errors)
+    by_name = {d["dataset_name"]: d["unique_id"] for d in run_datasets(user_client, root.name)}
+    linked = {s["unique_id"] for s in user_client.datasets.list_samples(by_name[f"{name}_scan.dat"])}
+    assert linked == {sample["unique_id"]}
+    assert user_client.datasets.list_samples(by_name["other.dat"]) == []
+    assert report.sample_links is not None
+
+
+def test_a_direct_call_raises_with_the_report(crucible_credentials, crucible_user, admin, tmp_path):
+    from flows.ingest_instrument_output import IngestFailed, ingest_instrument_output
+
+    with pytest.raises(IngestFailed) as info:
+        ingest_instrument_output(path=str(tmp_path / "absent"), instrument_name=INSTRUMENT,
+                                 project_id=crucible_user.project_id,
+                                 credentials=crucible_credentials)
+    assert "does not exist" in info.value.report.errors[0]
