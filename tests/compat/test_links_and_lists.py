@@ -74,7 +74,6 @@ def test_children_and_parents(family, nano):
     assert nano.call("datasets.list_children", family["child"]) == []
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: GET /datasets ignores sample_mfid (fix after 05:40)")
 def test_datasets_of_a_sample_via_the_sample_mfid_filter(family, nano):
     by_sample = nano.call("datasets.list", sample_mfid=family["sample"])
 
