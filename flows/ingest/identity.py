@@ -54,8 +54,8 @@ def identity_mfid(identity: str) -> str:
     return mfid_from_uuid(uuid.UUID(bytes=bytes(raw)))
 
 
-def sha256_of(fs: Any, path: str, chunk_size: int = HASH_CHUNK) -> tuple[str, int]:
-    """Stream ``path`` once through sha256; return (hex digest, bytes read)."""
+def sha256_of(fs: Any, path: str, chunk_size: int = HASH_CHUNK, sink: Any = None) -> tuple[str, int]:
+    """Stream ``path`` once through sha256 (and into ``sink``, if given); (hex digest, bytes)."""
     digest = hashlib.sha256()
     read = 0
     with fs.open(path, "rb") as fh:
@@ -64,5 +64,7 @@ def sha256_of(fs: Any, path: str, chunk_size: int = HASH_CHUNK) -> tuple[str, in
             if not block:
                 break
             digest.update(block)
+            if sink is not None:
+                sink.write(block)
             read += len(block)
     return digest.hexdigest(), read

@@ -15,7 +15,6 @@ The steps, each safe to repeat after a crash or a retry:
 from __future__ import annotations
 
 import datetime as dt
-import posixpath
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -23,10 +22,11 @@ from typing import Any, Sequence
 from . import identity as ident
 from .extractors import Extractor, extract
 from .hashcache import DigestCache
-from .models import FileEntry, FileGroup
+from .models import FileGroup
 from .ops import CrucibleOps
 from .quiescence import changed_reason
 from .report import FileRow
+from .staging import Staging
 
 
 class HeldBack(Exception):
@@ -110,13 +110,13 @@ def _iso(ts: float | None) -> str | None:
     return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).isoformat()
 
 
-def digest_files(ctx: RunContext, group: FileGroup) -> dict[str, str]:
+def digest_files(ctx: RunContext, group: FileGroup, staging: Staging) -> dict[str, str]:
     """sha256 per relative path: from the ledger, else one streaming read; HeldBack on growth."""
     digests: dict[str, str] = {}
     for entry in group.files:
         sha = ctx.cache.get(ctx.protocol, entry) if ctx.cache else None
         if sha is None:
-            sha, read = ident.sha256_of(ctx.fs, entry.path)
+            sha, read = staging.digest(entry)
             reason = changed_reason(ctx.fs, entry)
             if reason is None and read != entry.size:
                 reason = f"still being written: {entry.rel} changed while it was read"
@@ -179,13 +179,12 @@ def is_complete(dataset: dict | None) -> bool:
 
 
 def upload_files(ops: CrucibleOps, ctx: RunContext, dsid: str, group: FileGroup,
-                 digests: dict[str, str]) -> list[FileRow]:
+                 digests: dict[str, str], staging: Staging) -> list[FileRow]:
     """Upload and ingest each file of the group into ``dsid``; one row per file."""
     rows = []
     for entry in group.files:
-        with _readable(ctx, entry) as path:
-            stored = ops.upload(dsid, path, sha256=digests[entry.rel], relative_path=entry.rel,
-                                ingestor=ctx.ingestor)
+        stored = ops.upload(dsid, staging.local_path(entry), sha256=digests[entry.rel],
+                            relative_path=entry.rel, ingestor=ctx.ingestor)
         request = stored.get("ingestion_request") or {}
         if stored.get("storage_path") or request.get("status") == "complete":
             rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="ingested"))
@@ -197,31 +196,16 @@ def upload_files(ops: CrucibleOps, ctx: RunContext, dsid: str, group: FileGroup,
     return rows
 
 
-class _readable:
-    """A local path for ``entry``: the file itself, or (remote fsspec) a temporary local copy."""
-
-    def __init__(self, ctx: RunContext, entry: FileEntry):
-        self.ctx, self.entry, self.tmp = ctx, entry, None
-
-    def __enter__(self) -> str:
-        if self.ctx.is_local:
-            return self.entry.path
-        import tempfile
-
-        self.tmp = tempfile.TemporaryDirectory(prefix="crucible-ingest-")
-        target = posixpath.join(self.tmp.name, posixpath.basename(self.entry.path) or "file")
-        self.ctx.fs.get_file(self.entry.path, target)
-        return target
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.tmp is not None:
-            self.tmp.cleanup()
-
-
 def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupResult:
     """Do (or finish) one group; returns rows instead of raising for per-file problems."""
+    with Staging(ctx.fs, ctx.is_local) as staging:
+        return _ingest_group(ops, ctx, group, staging)
+
+
+def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
+                  staging: Staging) -> GroupResult:
     try:
-        digests = digest_files(ctx, group)
+        digests = digest_files(ctx, group, staging)
     except HeldBack as held:
         return GroupResult([FileRow(file=f.rel, bytes=f.size, status="held", reason=str(held))
                             for f in group.files])
@@ -232,7 +216,7 @@ def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupRe
 
     if ctx.mode == "single":
         container = ctx.run_dataset.ensure(ops)
-        rows = upload_files(ops, ctx, container, group, digests)
+        rows = upload_files(ops, ctx, container, group, digests, staging)
         return GroupResult(rows, dataset_id=container)
 
     dsid = group_dataset_id(ctx, group, digests)
@@ -244,7 +228,7 @@ def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupRe
                             for f in group.files], dataset_id=dsid)
     metadata = extract(group, ctx.fs, ctx.extractors, ctx.static_metadata)
     ops.add_keywords(dsid, ctx.keywords)
-    rows = upload_files(ops, ctx, dsid, group, digests)
+    rows = upload_files(ops, ctx, dsid, group, digests, staging)
     for sample_id in ctx.sample_ids:
         ops.link_sample(dsid, sample_id)
     if ctx.run_dataset is not None:
