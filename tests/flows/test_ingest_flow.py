@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from flows.mirror.testing import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+
 pytestmark = pytest.mark.prefect
 
 INSTRUMENT = "IngestScope"
@@ -311,3 +313,24 @@ def test_a_direct_call_raises_with_the_report(crucible_credentials, crucible_use
                                  project_id=crucible_user.project_id,
                                  credentials=crucible_credentials)
     assert "does not exist" in info.value.report.errors[0]
+
+
+def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
+    import fsspec
+
+    from flows.mirror.testing import s3_storage_options
+
+    options = s3_storage_options(s3_endpoint)
+    run = f"s3run-{uuid.uuid4().hex[:8]}"
+    fs = fsspec.filesystem("s3", **options)
+    data = {"a.ser": os.urandom(70_000), "a.emi": b"companion", "b c.dat": b"x" * 5}
+    for rel, blob in data.items():
+        fs.pipe(f"{s3_bucket}/{run}/{rel}", blob)
+    state, report = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=options)
+    assert state.is_completed(), report.summary()
+    stored = {}
+    for d in run_datasets(user_client, run):
+        stored.update(files_of(user_client, d["unique_id"]))
+    assert set(stored) == {sha(b) for b in data.values()} and len(report.datasets) == 2
+    state, again = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=options)
+    assert state.is_completed() and again.created == [] and again.count("exists") == 3
