@@ -36,9 +36,7 @@ def redact_url(url: str) -> str:
         return "<unparseable url>"
     if not parts.scheme:
         return parts.path
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # drop any user:password
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 

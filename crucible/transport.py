@@ -305,8 +305,10 @@ class Transport:
                                 f"{resp.headers.get('Content-Type', 'no content type')}"
                                 ) from None
 
-    def error_from(self, method: str, url: str, resp: requests.Response) -> CrucibleHTTPError:
-        """The typed error for an error response, with the server's detail (key redacted)."""
+    def error_from(self, method: str, url: str, resp: requests.Response, *,
+                   display: str | None = None) -> CrucibleHTTPError:
+        """The typed error for an error response, with the server's detail (key redacted).
+        ``display`` replaces the URL in the message (for capability URLs)."""
         detail: Any = None
         try:
             body = resp.json()
@@ -322,7 +324,7 @@ class Transport:
         if detail is None and resp.text:
             detail = resp.text[:500]
         detail = self._scrub(detail)
-        return error_for_status(method, self._display(url), resp.status_code, detail,
+        return error_for_status(method, display or self._display(url), resp.status_code, detail,
                                 response=resp,
                                 retry_after=_retry_after_seconds(resp.headers.get("Retry-After")))
 

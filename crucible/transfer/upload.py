@@ -65,7 +65,7 @@ def upload_resumable(
             if resp.status_code == 416:  # we and the server disagree on the offset: re-probe
                 raise RetryableTransfer(f"PUT {where}: 416, offset out of step")
             if resp.status_code >= 400:
-                raise transport.error_from("PUT", where, resp)
+                raise transport.error_from("PUT", uri, resp, display=where)
             return resp
 
         def finish(resp: requests.Response) -> None:
