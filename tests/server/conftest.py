@@ -34,6 +34,21 @@ def api(crucible_server, crucible_user) -> Api:
         yield s
 
 
+@pytest.fixture(scope="module")
+def private_server():
+    """A server of its own for tests that change faults or ingest mode, with one user.
+
+    Yields (LocalCrucible, user Api, admin Api, project_id).
+    """
+    from crucible.server.local import LocalCrucible
+
+    with LocalCrucible() as srv:
+        n = next(_orcids)
+        key = srv.add_user(f"0000-0007-{n:04d}-0001", projects=[f"PRIV{n}"])
+        with Api(srv.url, key) as user, Api(srv.url, srv.admin_key) as adm:
+            yield srv, user, adm, f"PRIV{n}"
+
+
 @pytest.fixture
 def admin(crucible_server) -> Api:
     with Api(crucible_server.url, crucible_server.admin_key) as s:

@@ -10,7 +10,9 @@ from crucible.server.local import LocalCrucible
 
 
 def _crucible(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "crucible.cli", *args], capture_output=True,
+    """``crucible server ...`` through ``python -m crucible.server`` (same parser, no Prefect import)."""
+    assert args[0] == "server"
+    return subprocess.run([sys.executable, "-m", "crucible.server", *args[1:]], capture_output=True,
                           text=True, timeout=60, env=env)
 
 

@@ -12,11 +12,10 @@ from crucible.server.local import LocalCrucible
 
 
 @pytest.fixture(scope="module")
-def flaky():
-    """A private server (faults are changed at runtime) with one user."""
-    with LocalCrucible() as srv:
-        key = srv.add_user("0000-0004-0000-0001", projects=["FLAKY"])
-        yield srv, key
+def flaky(private_server):
+    """A private server (faults are changed at runtime): (server, user key, project)."""
+    srv, user, _, project = private_server
+    return srv, user.headers["Authorization"][len("Bearer "):], project
 
 
 def _raw_get(srv, path, key):
@@ -35,7 +34,7 @@ def _raw_get(srv, path, key):
 
 
 def test_every_fault_kind_appears_and_health_is_exempt(flaky):
-    srv, key = flaky
+    srv, key, _ = flaky
     srv.set_faults(0.5, seed=7)
     try:
         outcomes = collections.Counter()
@@ -56,7 +55,7 @@ def test_every_fault_kind_appears_and_health_is_exempt(flaky):
 
 
 def test_faults_are_deterministic(flaky):
-    srv, key = flaky
+    srv, key, _ = flaky
     runs = []
     for _ in range(2):
         srv.set_faults(0.4, seed=3)
@@ -66,7 +65,7 @@ def test_faults_are_deterministic(flaky):
 
 
 def test_dropped_connection_raises_connection_error_in_requests(flaky):
-    srv, key = flaky
+    srv, key, _ = flaky
     seed = next(s for s in range(1000) if _first_kind(srv, s) == "drop")
     srv.set_faults(1.0, seed=seed)
     try:
@@ -77,19 +76,19 @@ def test_dropped_connection_raises_connection_error_in_requests(flaky):
 
 
 def test_commit_then_drop_commits(flaky):
-    srv, key = flaky
+    srv, key, project = flaky
     seed = next(s for s in range(1000) if _first_kind(srv, s) == "commit_drop")
     dsid = new_mfid()
     srv.set_faults(1.0, seed=seed)
     try:
         with pytest.raises(requests.ConnectionError):
-            requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": "FLAKY"},
+            requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": project},
                           headers={"Authorization": f"Bearer {key}"}, timeout=10)
     finally:
         srv.set_faults(0.0)
     r = requests.get(f"{srv.url}/datasets/{dsid}", headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert r.status_code == 200  # the create happened although the client saw no answer
-    again = requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": "FLAKY"},
+    again = requests.post(srv.url + "/datasets", json={"unique_id": dsid, "project_id": project},
                           headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert again.status_code == 409  # so a retry can tell
 
@@ -103,7 +102,7 @@ def _first_kind(srv, seed):
 
 
 def test_admin_endpoints_need_admin(flaky):
-    srv, key = flaky
+    srv, key, _ = flaky
     r = requests.post(srv.base_url + "/_admin/faults", json={"rate": 0.5},
                       headers={"Authorization": f"Bearer {key}"}, timeout=10)
     assert r.status_code == 403
