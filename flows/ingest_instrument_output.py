@@ -107,6 +107,7 @@ def ingest_instrument_output(
     max_concurrency: int = 8,
     concurrency_limit: Optional[str] = None,
     storage_options: Optional[dict] = None,
+    storage_secret: Optional[str] = None,
     digest_cache: bool = True,
     credentials: Union[CrucibleCredentials, str, None] = None,
 ) -> IngestReport:
@@ -133,7 +134,10 @@ def ingest_instrument_output(
         settle_seconds: Files modified more recently than this are held back for a later run.
         max_concurrency: File groups processed in parallel (1-64).
         concurrency_limit: Name of a Prefect global concurrency limit to hold per file group.
-        storage_options: fsspec options for ``path`` (host, credentials of the share, ...).
+        storage_options: fsspec options for ``path`` (host, port, ...; no secrets: parameters
+            are visible in the Prefect UI).
+        storage_secret: Name of a Prefect Secret block holding a JSON object of secret fsspec
+            options (password, key, ...), merged into ``storage_options`` at run time.
         digest_cache: Remember file digests locally (by path, size, mtime) so re-runs read nothing.
         credentials: A CrucibleCredentials block or its name; None: CRUCIBLE_API_KEY/config file.
     """
@@ -145,7 +149,7 @@ def ingest_instrument_output(
             raise PreflightError(f"max_concurrency must be between 1 and {MAX_WORKERS}")
         chosen = extractors_mod.resolve_all(["json_sidecar"] if extractors is None else extractors)
         grouping_mod.key_function(grouping)
-        source = discovery.open_source(path, storage_options)
+        source = discovery.open_source(path, _storage_options(storage_options, storage_secret))
         run = run_name or source.name
         report.run, key = run, artifact_key(run)
         client = load_client(credentials)
@@ -310,6 +314,22 @@ def _link_by_rules(report: IngestReport, rules: list[dict], credentials: Any) ->
     result = state.result(raise_on_failure=False)
     if isinstance(result, dict):
         report.sample_links = {k: v for k, v in result.items() if k != "rows"}
+
+
+def _storage_options(options: dict | None, secret_name: str | None) -> dict:
+    """Plain options plus the secret ones from a Secret block (never logged or returned)."""
+    merged = dict(options or {})
+    if secret_name:
+        from prefect.blocks.system import Secret
+
+        try:
+            secret = Secret.load(secret_name).get()
+        except ValueError as exc:
+            raise PreflightError(f"storage_secret: cannot load Secret block {secret_name!r}: {exc}") from None
+        if not isinstance(secret, dict):
+            raise PreflightError(f"storage_secret: Secret block {secret_name!r} must hold a JSON object")
+        merged.update(secret)
+    return merged
 
 
 def _protocol(fs: Any) -> str:

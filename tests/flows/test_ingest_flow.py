@@ -326,7 +326,13 @@ def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
     data = {"a.ser": os.urandom(70_000), "a.emi": b"companion", "b c.dat": b"x" * 5}
     for rel, blob in data.items():
         fs.pipe(f"{s3_bucket}/{run}/{rel}", blob)
-    state, report = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=options)
+    from prefect.blocks.system import Secret
+
+    secret_name = f"s3-{run}"
+    Secret(value={"key": options["key"], "secret": options["secret"]}).save(secret_name)
+    public = {k: v for k, v in options.items() if k not in ("key", "secret")}
+    state, report = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=public,
+                           storage_secret=secret_name)
     assert state.is_completed(), report.summary()
     stored = {}
     for d in run_datasets(user_client, run):
