@@ -14,6 +14,7 @@ from .base import Namespace, seg
 __all__ = ["Files"]
 
 log = logging.getLogger("crucible.files")
+DEFAULT_WAIT = 600.0
 
 
 class Files(Namespace):
@@ -66,7 +67,8 @@ class Files(Namespace):
 
         initiate (with sha256: a copy already on the dataset uploads nothing) → resumable
         chunked PUTs from disk → complete → ingest (unless ``ingest=False`` or the file is
-        already ingested) → wait for ingestion when ``wait`` (deadline ``timeout``). A known
+        already ingested) → wait for ingestion when ``wait`` (deadline ``timeout``, default
+        600 s). A known
         ``sha256`` skips hashing. The returned dict carries ``ingestion_request`` when one was
         made. Every step is safe to retry: no step can create a second file.
         """
@@ -103,7 +105,8 @@ class Files(Namespace):
         if ingest and not record.get("storage_path"):
             req = self._client.ingestions.request(record["mfid"], ingestion_class=ingestor)
             if wait:
-                req = self._client.ingestions.wait(req["id"], timeout=timeout)
+                req = self._client.ingestions.wait(
+                    req["id"], timeout=DEFAULT_WAIT if timeout is None else timeout)
                 record = self.get(record["mfid"])
             record["ingestion_request"] = req
         return record

@@ -206,3 +206,24 @@ def test_download_links_empty_until_ingested(client, dataset):
     assert client.datasets.get_download_links(dataset) == {}
     with pytest.raises(NotFoundError):
         client.datasets.get_download_links(new_mfid())
+
+
+def test_offset_envelopes_are_followed_to_the_end(client, dataset, make_file):
+    made = {client.datasets.upload_file(dataset, make_file(f"o{i}.bin", 10 + i),
+                                        ingest=False)["mfid"] for i in range(5)}
+    rows = collect(client._transport, "files", params={"dataset_id": dataset}, limit=None,
+                   page_size=2)
+    assert {r["mfid"] for r in rows} == made and len(rows) == 5
+    assert len(collect(client._transport, "files", params={"dataset_id": dataset}, limit=3,
+                       page_size=2)) == 3
+
+
+def test_bare_lists_and_envelopes_are_both_accepted():
+    from crucible.errors import CrucibleError
+    from crucible.pagination import items_of
+
+    assert items_of([1, 2]) == [1, 2]
+    assert items_of({"items": [3], "total": 1}) == [3]
+    assert items_of(None) == []
+    with pytest.raises(CrucibleError):
+        items_of({"detail": "not a list"})
