@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from crucible_prefect.credentials import CrucibleCredentials
 
 __all__ = ["prefect_backend", "crucible_credentials", "start_prefect_server",
-           "drain_prefect_workers", "CREDENTIALS_BLOCK_NAME"]
+           "drain_prefect_workers", "read_task_runs", "CREDENTIALS_BLOCK_NAME"]
 
 SERVER_START_TIMEOUT_S = 120.0
 #: Name under which ``crucible_credentials`` saves its block.
@@ -152,3 +152,28 @@ def crucible_credentials(prefect_backend, crucible_server, crucible_user) -> "Cr
                                 retry_deadline=30.0)
     block.save(CREDENTIALS_BLOCK_NAME, overwrite=True)
     return block
+
+
+def read_task_runs(flow_run_id: Any, expected: int, timeout: float = 60.0) -> list:
+    """The flow run's task runs as the Prefect API has them, once ``expected`` of them are in
+    a final state.
+
+    Task-run states reach the API as events and are recorded asynchronously, so right after a
+    flow returns the API may not show all of them yet; this waits (up to ``timeout`` seconds)
+    instead of racing. Returns them oldest first.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    drain_prefect_workers()
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC)
+            final = [r for r in runs if r.state is not None and r.state.is_final()]
+            if len(final) >= expected or time.monotonic() > deadline:
+                return runs
+            time.sleep(0.2)

@@ -69,7 +69,7 @@ def resolve_credentials(credentials: Credentials) -> CrucibleCredentials:
     if credentials is None:
         from crucible.config import resolve_config
 
-        config = resolve_config()
+        config = resolve_config(require_key=False)
         if not config.api_key:
             raise ValueError(
                 "No Crucible credentials: pass a CrucibleCredentials block (or its name), or set "

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from crucible.resources.ingestions import IngestionFailed
+
 from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, plain, run_logger
 from crucible_prefect.tasks.caching import IMMUTABLE_WITHIN_RUN
 
@@ -31,15 +33,9 @@ _LIVE_STATUSES = frozenset({"requested", "started", "complete"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class IngestionFailedError(RuntimeError):
-    """An ingestion request ended in a status other than ``complete``."""
-
-    def __init__(self, request: dict[str, Any]) -> None:
-        self.request = request
-        message = request.get("error_message") or ""
-        super().__init__(f"ingestion request {request.get('id')} for file "
-                         f"{request.get('file_mfid')} ended {request.get('status')!r}"
-                         + (f": {message}" if message else ""))
+class IngestionFailedError(IngestionFailed):
+    """An ingestion request ended in a status other than ``complete`` (picklable, so Prefect
+    can keep it in the failed task run's state)."""
 
     def __reduce__(self):
         return (type(self), (self.request,))
