@@ -32,12 +32,12 @@ def _signing_secret(sessions) -> bytes:
 
 
 def _api_routers():
-    from .routes import deletions, graphs, instruments, search
+    from .routes import deletions, graphs, instruments, joins, search
 
     return [health.router, health.account_router, users.router, make_entity_router("dataset", "datasets", DatasetIn),
             make_entity_router("sample", "samples", SampleIn), datasets.router, files.router,
             ingestion.router, resources.router, projects.router, instruments.router,
-            graphs.router, deletions.router, search.router]
+            graphs.router, deletions.router, search.router, joins.router]
 
 
 def create_fastapi(settings: Settings) -> FastAPI:

@@ -218,6 +218,19 @@ class ProcessingRequest(Base):
     time_created: Mapped[str] = mapped_column(String, default=now_iso)
 
 
+class JoinRequest(Base):
+    __tablename__ = "join_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_name: Mapped[str] = mapped_column(String, index=True)
+    requester_id: Mapped[str] = mapped_column(String, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String, default="pending")
+    request_time: Mapped[str] = mapped_column(String, default=now_iso)
+    review_time: Mapped[str | None] = mapped_column(String)
+    reviewer_id: Mapped[str | None] = mapped_column(String)
+    reviewer_notes: Mapped[str | None] = mapped_column(Text)
+
+
 class ServerState(Base):
     """Small key/value settings that must survive restarts (e.g. the signing secret)."""
 

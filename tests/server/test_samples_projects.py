@@ -98,3 +98,23 @@ def test_instruments(admin, api):
     assert [i["unique_id"] for i in by_name["items"]] == [inst["unique_id"]]
     assert admin.patch(f"/instruments/{inst['unique_id']}", json={"model": "D8"}).json()["model"] == "D8"
     assert api.get("/instruments/search", params={"q": name}).json()["items"][0]["unique_id"] == inst["unique_id"]
+
+
+def test_join_requests(admin, make_user):
+    lead, lead_orcid, pid = make_user()
+    admin.patch(f"/projects/{pid}", json={"project_lead_orcid": lead_orcid})
+    asker, asker_orcid, _ = make_user()
+    assert asker.post("/access_groups/NO-SUCH-GROUP/join", json={"reason": None}).status_code == 404
+    assert asker.post(f"/access_groups/{pid}/join").status_code == 422  # body required
+    req = asker.post(f"/access_groups/{pid}/join", json={"reason": "collaborating"}).json()
+    assert req["status"] == "pending" and req["group_name"] == pid
+    assert asker.post(f"/access_groups/{pid}/join", json={"reason": "again"}).status_code == 409
+    assert lead.post(f"/access_groups/{pid}/join", json={"reason": None}).status_code == 409  # member
+    assert asker.get("/join_requests", params={"group_name": pid}).status_code == 403
+    assert [r["id"] for r in lead.get("/join_requests", params={"group_name": pid}).json()["items"]] == [req["id"]]
+    assert asker.patch(f"/join_requests/{req['id']}", json={"status": "approved"}).status_code == 403
+    done = lead.patch(f"/join_requests/{req['id']}", json={"status": "approved", "reviewer_notes": "ok"})
+    assert done.status_code == 200 and done.json()["reviewer_id"] == lead_orcid
+    assert pid in asker.get("/account").json()["access_group_ids"]
+    assert lead.patch(f"/join_requests/{req['id']}", json={"status": "rejected"}).status_code == 409
+    assert asker.get("/account/join_requests").json()["items"][0]["status"] == "approved"
