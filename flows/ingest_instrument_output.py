@@ -80,7 +80,8 @@ def _finish(report: IngestReport, key: str) -> Any:
     run_logger().info(report.summary())
     if report.ok:
         return Completed(message=report.summary(), data=report)
-    name = "Failed" if (report.errors or report.failed) else "Incomplete"
+    bad_pp = any(p.get("status") != "complete" for p in report.post_processing)
+    name = "Failed" if (report.errors or report.failed or bad_pp) else "Incomplete"
     return Failed(name=name, message=report.summary(), data=IngestFailed(report))
 
 
