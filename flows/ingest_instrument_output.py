@@ -156,7 +156,8 @@ def ingest_instrument_output(
         client = load_client(credentials)
         ops = CrucibleOps(client)
         owner = check_access(ops, project_id=project_id, instrument_name=instrument_name,
-                             owner_orcid=owner_orcid, post_processing=post_processing or [])
+                             owner_orcid=owner_orcid, post_processing=post_processing or [],
+                             ingestor=ingestor)
         entries = discovery.list_files(source, include, exclude)
     except (PreflightError, discovery.SourceError, grouping_mod.GroupingError,
             extractors_mod.ExtractorError, ValueError) as exc:

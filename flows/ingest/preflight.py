@@ -26,7 +26,8 @@ def load_client(credentials: Any) -> Any:
 
 
 def check_access(ops: CrucibleOps, *, project_id: str, instrument_name: str,
-                 owner_orcid: str | None, post_processing: Sequence[str]) -> str:
+                 owner_orcid: str | None, post_processing: Sequence[str],
+                 ingestor: str | None = None) -> str:
     """Verify what can be verified before writing; return the owner orcid to record."""
     if not project_id or not project_id.strip():
         raise PreflightError("project_id is empty")
@@ -48,4 +49,8 @@ def check_access(ops: CrucibleOps, *, project_id: str, instrument_name: str,
         raise PreflightError(
             f"unknown instrument {instrument_name!r}: register it in Crucible first "
             "(instrument names are matched exactly)")
+    if ingestor:
+        known = ops.client.ingestions.ingestors()
+        if known and ingestor not in known:
+            raise PreflightError(f"unknown ingestor {ingestor!r}; the server offers: {', '.join(known)}")
     return owner_orcid or me

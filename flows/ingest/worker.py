@@ -216,7 +216,10 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
 
     if ctx.mode == "single":
         container = ctx.run_dataset.ensure(ops)
+        extracted = extract(group, ctx.fs, ctx.extractors)
         rows = upload_files(ops, ctx, container, group, digests, staging)
+        if extracted:  # per group, so two groups' sidecars cannot overwrite each other
+            ops.merge_metadata(container, {"groups": {group.key: extracted}})
         return GroupResult(rows, dataset_id=container)
 
     dsid = group_dataset_id(ctx, group, digests)

@@ -142,6 +142,8 @@ def test_files_mode_groups_companions_and_single_mode_holds_all(ingest, user_cli
     (only,) = run_datasets(user_client, root2.name)
     assert set(files_of(user_client, only["unique_id"])) == {sha(d) for d in SESSION_FILES.values()}
     assert report.datasets == [only["unique_id"]]
+    meta = user_client.datasets.get_scientific_metadata(only["unique_id"])
+    assert meta["groups"]["scan_001"] == {"beam": {"kv": 300}}
 
 
 def test_include_exclude_and_file_grouping(ingest, user_client, tmp_path):
@@ -208,7 +210,8 @@ def test_failed_ingestion_is_reported_then_finished_by_a_rerun(ingest, user_clie
         assert f["storage_path"]
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "instrument", "project", "extractor"])
+@pytest.mark.parametrize("case", ["missing", "empty", "instrument", "project", "extractor",
+                                  "ingestor", "post_processing"])
 def test_bad_input_is_a_clear_failure_and_creates_nothing(case, ingest, crucible_server, user_client,
                                                           tmp_path):
     from crucible_prefect.credentials import CrucibleCredentials
@@ -229,6 +232,10 @@ def test_bad_input_is_a_clear_failure_and_creates_nothing(case, ingest, crucible
         expected = "not a member of project"
     elif case == "extractor":
         kwargs, expected = {"extractors": ["no_such_module:fn"]}, "cannot be imported"
+    elif case == "ingestor":
+        kwargs, expected = {"ingestor": "NoSuchIngestor"}, "unknown ingestor"
+    elif case == "post_processing":
+        kwargs, expected = {"post_processing": ["make_coffee"]}, "unknown post_processing"
     path = kwargs.pop("path", root)
     state, report = ingest(path, **kwargs)
     assert state.is_failed()
