@@ -4,9 +4,9 @@ Importing this package reads no configuration and creates no files.
 """
 
 from .client import CrucibleClient
-from .errors import (AuthenticationError, ChecksumMismatchError, ConflictError, CrucibleError,
-                     CrucibleHTTPError, NotFoundError, RateLimitedError, ServerError,
-                     TransferError, ValidationError)
+from .errors import (AuthenticationError, ChecksumMismatchError, ConflictError,
+                     CrucibleConnectionError, CrucibleError, CrucibleHTTPError, NotFoundError,
+                     RateLimitedError, ServerError, TransferError, ValidationError)
 from .models import Dataset, Instrument, Project, Sample, User
 from .transport import RetryPolicy
 
@@ -15,6 +15,7 @@ __all__ = [
     "ChecksumMismatchError",
     "ConflictError",
     "CrucibleClient",
+    "CrucibleConnectionError",
     "CrucibleError",
     "CrucibleHTTPError",
     "Dataset",

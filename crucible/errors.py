@@ -23,6 +23,7 @@ __all__ = [
     "ServerError",
     "TransferError",
     "ChecksumMismatchError",
+    "CrucibleConnectionError",
     "redact_url",
     "error_for_status",
 ]
@@ -127,6 +128,12 @@ class RateLimitedError(CrucibleHTTPError):
 
 class ServerError(CrucibleHTTPError):
     """5xx after all retries."""
+
+
+class CrucibleConnectionError(CrucibleError, requests.ConnectionError, requests.Timeout):
+    """No usable answer after all retries (connection refused or lost, time-out). Also a
+    ``requests.ConnectionError`` and ``requests.Timeout``, so old ``except`` clauses still
+    match; the original exception is ``__cause__``."""
 
 
 class TransferError(CrucibleError):

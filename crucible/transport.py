@@ -31,6 +31,7 @@ from requests.adapters import HTTPAdapter
 
 from .errors import (
     ConflictError,
+    CrucibleConnectionError,
     CrucibleError,
     CrucibleHTTPError,
     RateLimitedError,
@@ -285,8 +286,13 @@ class Transport:
                 raise self.error_from(method, url, resp)
             return self.decode(method, url, resp)
 
-        return self.retrying(once, safe=safe, on_retry_conflict=on_retry_conflict,
-                             conflict_error=conflict_error, what=f"{method} {self._display(url)}")
+        what = f"{method} {self._display(url)}"
+        try:
+            return self.retrying(once, safe=safe, on_retry_conflict=on_retry_conflict,
+                                 conflict_error=conflict_error, what=what)
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
+            raise CrucibleConnectionError(f"{what}: no answer ({type(exc).__name__})") from exc
 
     def _display(self, url: str) -> str:
         """The API-relative path for messages (no host, no query)."""

@@ -9,7 +9,8 @@ from email.utils import formatdate
 import pytest
 import requests
 
-from crucible import (CrucibleClient, Dataset, RateLimitedError, RetryPolicy, ServerError)
+from crucible import (CrucibleClient, CrucibleConnectionError, Dataset, RateLimitedError,
+                      RetryPolicy, ServerError)
 from crucible.mfid import new_mfid
 from crucible.transport import _retry_after_seconds
 
@@ -69,8 +70,10 @@ def test_other_creates_whose_response_is_lost(faulty_server, what):
 def test_unsafe_post_is_not_resent_after_a_lost_response(flaky, faulty_server):
     dsid = flaky.datasets.create(Dataset(dataset_name="thumbs", project_id="FLAKY"))["dsid"]
     _arm(faulty_server, "commit_drop", None)
-    with pytest.raises(requests.ConnectionError):
+    with pytest.raises(CrucibleConnectionError) as err:
         flaky.datasets.add_thumbnail(dsid, PNG, thumbnail_name="once")
+    assert isinstance(err.value, requests.ConnectionError)
+    assert str(err.value).startswith(f"POST /datasets/{dsid}/thumbnails: no answer")
     faulty_server.set_faults(0.0)
     assert [t["thumbnail_name"] for t in flaky.datasets.get_thumbnails(dsid)] == ["once"]
 
