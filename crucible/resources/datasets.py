@@ -214,8 +214,9 @@ class Datasets(Namespace):
         return self._client.ingestions.get(reqid)
 
     def update_ingestion_status(self, dsid: str, reqid: int | str, status: str,
-                                timezone_name: str | None = None, **fields: Any) -> dict:
-        """Admin: set an ingestion request's status (``time_completed`` in UTC when final)."""
+                                timezone: str | None = None, **fields: Any) -> dict:
+        """Admin: set an ingestion request's status. ``time_completed`` is written in UTC
+        when the status is final (``timezone`` is accepted for compatibility and ignored)."""
         return self._client.ingestions.update(reqid, status=status, **fields)
 
     # ------------------------------------------------------------------ metadata

@@ -227,3 +227,27 @@ def test_bare_lists_and_envelopes_are_both_accepted():
     assert items_of(None) == []
     with pytest.raises(CrucibleError):
         items_of({"detail": "not a list"})
+
+
+def test_associated_files_processing_and_shims(client, project_id, make_file):
+    dsid = client.datasets.create(Dataset(dataset_name="misc", project_id=project_id))["dsid"]
+    p = make_file("reg.bin", 123)
+    row = client.datasets.add_associated_file(dsid, p, filename="registered.bin")
+    assert row["filename"].endswith("registered.bin") and row["size"] == 123
+    for req in (client.datasets.request_carrier_segmentation(dsid),
+                client.datasets.request_insitu_aggregation(dsid)):
+        assert req["dataset_mfid"] == dsid and req["status"] == "complete"
+    with pytest.warns(DeprecationWarning):
+        res = client.datasets.create_from_files(
+            Dataset(dataset_name="shim", project_id=project_id), [make_file("s.bin", 5)],
+            wait_for_ingestion_response=False)
+    assert len(res["uploaded_files"]) == 1
+
+
+def test_graph_as_networkx(client, project_id):
+    pytest.importorskip("networkx")
+    a = client.datasets.create(Dataset(dataset_name="nx-a", project_id=project_id))["dsid"]
+    b = client.datasets.create(Dataset(dataset_name="nx-b", project_id=project_id))["dsid"]
+    client.datasets.link_parent_child(a, b)
+    g = client.datasets.graph(a, as_networkx=True)
+    assert list(g.successors(a)) == [b]
