@@ -74,7 +74,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 def _emit_finished(args: argparse.Namespace) -> int:
     from .detector import snapshot_run
-    from .events import DeliveryError, build_event, send_events, stable_event_id
+    from .events import DeliveryError, at_delivery, build_event, send_events, stable_event_id
 
     path = os.path.abspath(os.path.expanduser(args.path))
     if not os.path.exists(path):
@@ -106,7 +106,7 @@ def _emit_finished(args: argparse.Namespace) -> int:
     delay = 1.0
     while True:
         try:
-            send_events([event])
+            send_events([at_delivery(event)])
         except DeliveryError as exc:
             if time.monotonic() + delay > deadline:
                 print(f"crucible emit-finished: not delivered: {exc}", file=sys.stderr)

@@ -110,7 +110,10 @@ def snapshot_run(entry: InstrumentEntry, run_path: str) -> Snapshot:
 
 
 def list_runs(entry: InstrumentEntry) -> list[str]:
-    """The current runs of ``entry``: its sub-folders, or its files (minus sentinels and busy files)."""
+    """The current runs of ``entry``: its sub-folders, or its files.
+
+    Hidden names and busy names (``session.tmp``) are not runs yet; neither is a sentinel.
+    """
     try:
         names = sorted(os.listdir(entry.watch_folder))
     except FileNotFoundError:
@@ -119,11 +122,13 @@ def list_runs(entry: InstrumentEntry) -> list[str]:
     runs = []
     for name in names:
         full = os.path.join(entry.watch_folder, name)
+        if name.startswith(".") or _matches(name, entry.busy_patterns):
+            continue  # hidden, or still being written under a temporary name (folders too)
         if entry.runs == "folders":
             if os.path.isdir(full):
                 runs.append(full)
             continue
-        if not os.path.isfile(full) or _matches(name, entry.busy_patterns):
+        if not os.path.isfile(full):
             continue
         if sentinel and name.endswith(sentinel) and os.path.isfile(full[: -len(sentinel)]):
             continue  # this is another run's sentinel

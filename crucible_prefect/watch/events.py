@@ -48,9 +48,10 @@ def build_event(
     ``payload.parameters`` holds every ingest-flow parameter; the deployment's trigger templates
     them one by one (``{{ event.payload.parameters.mode }}``), types preserved.
     """
+    when = (occurred or dt.datetime.now(dt.timezone.utc)).isoformat()
     return {
         "id": event_id or str(uuid.uuid4()),
-        "occurred": (occurred or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "occurred": when,
         "event": EVENT_NAME,
         "resource": {
             "prefect.resource.id": resource_id(instrument),
@@ -63,9 +64,20 @@ def build_event(
             "instrument": instrument,
             "file_count": file_count,
             "bytes": total_bytes,
+            "finished_at": when,
             "parameters": parameters,
         },
     }
+
+
+def at_delivery(event: dict[str, Any]) -> dict[str, Any]:
+    """The event stamped with the delivery time.
+
+    A run detected during an outage is announced when the API is back; its ``occurred`` says
+    "now" so trigger evaluation treats it as a fresh event, while ``payload.finished_at`` keeps
+    the detection time. The id is unchanged, so Prefect still drops a copy it already has.
+    """
+    return {**event, "occurred": dt.datetime.now(dt.timezone.utc).isoformat()}
 
 
 def send_events(events: list[dict[str, Any]], timeout: float = 30.0) -> None:

@@ -17,7 +17,7 @@ from typing import Callable
 
 from .config import InstrumentEntry, WatchConfig
 from .detector import FinishedRun, RunDetector, list_runs, snapshot_run
-from .events import DeliveryError, build_event, send_events, stable_event_id
+from .events import DeliveryError, at_delivery, build_event, send_events, stable_event_id
 from .ledger import Ledger
 
 log = logging.getLogger("crucible.watch")
@@ -119,7 +119,7 @@ class Watcher:
         delivered = 0
         for item in self.ledger.pending():
             try:
-                self.send([item.event])
+                self.send([at_delivery(item.event)])
             except DeliveryError as exc:
                 self.ledger.mark_failed(item, str(exc))
                 self._backoff = min(self.max_backoff, max(1.0, self._backoff * 2))

@@ -161,3 +161,20 @@ def test_nested_files_and_vanished_runs(tmp_path):
     clock.t += 1
     [done] = det.poll()
     assert done.path == str(tmp_path / "renamed")
+
+
+def test_folder_written_under_a_temporary_name_is_not_a_run_until_renamed(tmp_path):
+    det, clock = _detector(tmp_path, finished={"quiet_seconds": 2})
+    staging = tmp_path / "session7.tmp"
+    staging.mkdir()
+    (staging / "a.dat").write_bytes(b"abc")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x").write_bytes(b"x")
+    det.poll()
+    clock.t += 10
+    assert det.poll() == [] and list_runs(det.entry) == []
+    staging.rename(tmp_path / "session7")
+    assert det.poll() == []  # the renamed folder is seen for the first time
+    clock.t += 2
+    [done] = det.poll()
+    assert done.path == str(tmp_path / "session7")

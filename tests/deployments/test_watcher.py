@@ -140,6 +140,8 @@ def test_outage_keeps_events_pending_and_resends_same_id_after_restart(tmp_path)
         assert row["status"] == EMITTED
     [event] = rec.events
     assert event["id"] == first_id
+    # stamped at delivery (a fresh event for trigger evaluation), detection time kept
+    assert event["occurred"] > event["payload"]["finished_at"]
 
 
 def test_backoff_grows_while_the_api_is_down(tmp_path):
