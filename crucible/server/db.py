@@ -244,7 +244,9 @@ def make_engine(db_path: Path) -> Engine:
     engine = create_engine(
         f"sqlite:///{db_path}",
         connect_args={"check_same_thread": False, "timeout": 30},
-        pool_size=16, max_overflow=32,
+        # Unbounded overflow: sessions are opened in the event loop (async dependencies), so a
+        # checkout must never wait for a connection that only the loop itself could release.
+        pool_size=20, max_overflow=-1,
     )
 
     @event.listens_for(engine, "connect")
