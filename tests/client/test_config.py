@@ -34,6 +34,9 @@ def test_precedence_args_env_file_default(ini):
     c = resolve_config("http://arg.example/api/v2", "arg-key", config_path=ini, environ=env,
                        read_timeout=99)
     assert (c.api_url, c.api_key, c.read_timeout) == ("http://arg.example/api/v2", "arg-key", 99)
+    c = resolve_config(api_key="k", environ={"CRUCIBLE_UPLOAD_CHUNK_SIZE_MB": "1"},
+                       config_path=ini)
+    assert c.chunk_size == 1024 * 1024
     c = resolve_config(api_key="k", config_path=ini.parent / "none.ini", environ={})
     assert c.api_url == DEFAULT_API_URL and c.read_timeout == 30.0
     c = resolve_config(config_path=ini, environ={})

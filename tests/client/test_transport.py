@@ -93,6 +93,24 @@ def test_get_survives_each_fault(flaky, faulty_server, kind):
     assert flaky.datasets.get(dsid)["unique_id"] == dsid
 
 
+def test_read_timeouts(faulty_server, faulty_key):
+    """A slow answer times out: a GET is re-sent, a thumbnail POST is not (the server may
+    have acted), so the thumbnail exists at most once."""
+    with CrucibleClient(faulty_server.url, faulty_key, retry=QUICK, read_timeout=0.5) as c:
+        dsid = c.datasets.create(Dataset(dataset_name="slow", project_id="FLAKY"))["dsid"]
+        _arm(faulty_server, "slow", None)
+        assert c.datasets.get(dsid)["unique_id"] == dsid
+        _arm(faulty_server, "slow", None)
+        with pytest.raises(CrucibleConnectionError) as err:
+            c.datasets.add_thumbnail(dsid, PNG, thumbnail_name="slow")
+        assert isinstance(err.value, requests.Timeout)
+        faulty_server.set_faults(0.0)
+        import time
+
+        time.sleep(2.0)  # let the delayed request finish (or be dropped) on the server
+        assert [t["thumbnail_name"] for t in c.datasets.get_thumbnails(dsid)] in ([], ["slow"])
+
+
 def test_retry_after_is_honoured(flaky, faulty_server, caplog):
     _arm(faulty_server, "429", None)
     with caplog.at_level(logging.INFO, logger="crucible.transport"):
