@@ -73,8 +73,9 @@ class CrucibleHTTPError(CrucibleError, requests.HTTPError):
         self.request = None
 
     def __reduce__(self):  # picklable without the response (Prefect, multiprocessing)
+        extra = {k: v for k, v in self.__dict__.items() if k not in ("response", "request")}
         return (_rebuild, (type(self), self.method, self.path, self.status_code, self.detail,
-                           self.__dict__.get("extra", {})))
+                           extra))
 
 
 def _rebuild(cls, method, path, status_code, detail, extra):
@@ -175,5 +176,4 @@ def error_for_status(
     err = cls(method, path, status_code, detail, response=response)
     if isinstance(err, RateLimitedError):
         err.retry_after = retry_after
-        err.extra = {"retry_after": retry_after}
     return err

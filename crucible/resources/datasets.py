@@ -96,24 +96,41 @@ class Datasets(Namespace):
         log.info("created dataset %s", dsid)
         result: dict[str, Any] = {"created_record": created, "scientific_metadata_record": None,
                                   "dsid": dsid}
+        try:
+            self._finish_create(result, scientific_metadata, keywords, files, ingestor,
+                                wait_for_ingestion_response, ingestion_timeout)
+        except Exception as exc:
+            # The dataset exists: say so, so a caller can finish it (uploads deduplicate by
+            # sha256 and ingestion requests are reused) instead of creating a second one.
+            log.warning("dataset %s was created but its set-up stopped: %s", dsid, exc)
+            exc.dsid = dsid
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"dataset {dsid} was created; finish it with upload_file(...)")
+            raise
+        return result
+
+    def _finish_create(self, result: dict[str, Any], scientific_metadata, keywords, files,
+                       ingestor, wait: bool, timeout: float | None) -> None:
+        """Metadata, keywords, uploads and ingestion of a fresh dataset (each step retry-safe)."""
+        dsid = result["dsid"]
         if scientific_metadata:
             result["scientific_metadata_record"] = self.update_scientific_metadata(
                 dsid, scientific_metadata)
         for kw in keywords or []:
             self.add_keyword(dsid, kw)
-        if files:
-            uploaded = [self.upload_file(dsid, f, ingest=True, ingestor=ingestor,
-                                         wait=False) for f in files]
-            requests_ = [u.get("ingestion_request") for u in uploaded]
-            if wait_for_ingestion_response:
-                requests_ = [self._client.ingestions.wait(r["id"], timeout=ingestion_timeout)
-                             if r else None for r in requests_]
-                for u, r in zip(uploaded, requests_):
-                    u["ingestion_request"] = r
-            result["uploaded_files"] = uploaded
-            result["ingestion_request"] = requests_[0] if requests_ else None
-            result["ingestion_requests"] = requests_
-        return result
+        if not files:
+            return
+        uploaded = [self.upload_file(dsid, f, ingest=True, ingestor=ingestor, wait=False)
+                    for f in files]
+        requests_ = [u.get("ingestion_request") for u in uploaded]
+        if wait:
+            requests_ = [self._client.ingestions.wait(r["id"], timeout=timeout) if r else None
+                         for r in requests_]
+            for u, r in zip(uploaded, requests_):
+                u["ingestion_request"] = r
+        result["uploaded_files"] = uploaded
+        result["ingestion_request"] = requests_[0] if requests_ else None
+        result["ingestion_requests"] = requests_
 
     def create_from_files(self, dataset: Dataset | dict, files_to_upload, **kwargs: Any) -> dict:
         """Deprecated: ``create(dataset, files_to_upload=...)``."""

@@ -64,8 +64,10 @@ def test_error_types_and_messages(client, crucible_server):
         with pytest.raises(AuthenticationError) as err:
             bad.whoami()
     assert "wrong-key" not in str(err.value) and err.value.status_code in (401, 403)
+    err.value.dsid = "x"
     restored = pickle.loads(pickle.dumps(err.value))
     assert type(restored) is AuthenticationError and restored.status_code == err.value.status_code
+    assert str(restored) == str(err.value) and restored.dsid == "x"
 
 
 def test_non_admin_is_refused(client):

@@ -251,3 +251,16 @@ def test_graph_as_networkx(client, project_id):
     client.datasets.link_parent_child(a, b)
     g = client.datasets.graph(a, as_networkx=True)
     assert list(g.successors(a)) == [b]
+
+
+def test_a_failed_set_up_names_the_created_dataset(client, project_id, make_file):
+    f = make_file("r.bin", 100)
+    with pytest.raises(ValidationError) as err:
+        client.datasets.create(Dataset(dataset_name="half", project_id=project_id),
+                               files_to_upload=[f], ingestor="NoSuchIngestor")
+    dsid = err.value.dsid
+    assert client.datasets.get(dsid)["dataset_name"] == "half"
+    # finishing it reuses the uploaded file: nothing is uploaded twice
+    rec = client.datasets.upload_file(dsid, f, wait=True, timeout=60)
+    assert rec["ingestion_request"]["status"] == "complete"
+    assert len(client.files.list(dataset_id=dsid)) == 1
