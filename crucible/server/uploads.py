@@ -85,10 +85,19 @@ def _save(request: Request, upload_id: str, received: int, crc: str | None, sha:
 
 @router.put("/_uploads/{upload_id}")
 async def put_chunk(upload_id: str, request: Request):
-    up = await anyio.to_thread.run_sync(_load, request, upload_id)
     states: dict[str, UploadState] = request.app.state.upload_states
-    storage = request.app.state.storage
-    part = storage.part(upload_id)
+    st = states.setdefault(upload_id, UploadState())
+    async with st.lock:  # one chunk at a time per upload; the record is read under the lock
+        try:
+            up = await anyio.to_thread.run_sync(_load, request, upload_id)
+        except HTTPException:
+            states.pop(upload_id, None)
+            raise
+        return await _handle(request, up, st)
+
+
+async def _handle(request: Request, up: Upload, st: UploadState) -> Response:
+    part = request.app.state.storage.part(up.upload_id)
     if up.file_mfid is not None or (up.received == up.size and up.crc32c):
         return JSONResponse(_done_body(up), status_code=200)
     m = _RANGE.match(request.headers.get("content-range", f"bytes */{up.size}").strip())
@@ -97,32 +106,28 @@ async def put_chunk(upload_id: str, request: Request):
     start, end, total = m.group(1), m.group(2), m.group(3)
     if total != "*" and int(total) != up.size:
         raise HTTPException(400, f"Content-Range total {total} does not match the declared size {up.size}")
-    st = states.get(upload_id)
-    if st is None:
-        st = states[upload_id] = UploadState()
-    async with st.lock:
-        if st.offset != up.received or not part.exists():
-            if not part.exists():
-                raise HTTPException(404, "Upload data is gone; start a new upload")
-            fresh = await anyio.to_thread.run_sync(_rebuild, part, up.received)
-            st.offset, st.sha, st.crc = fresh.offset, fresh.sha, fresh.crc
-        if start is None:  # a probe
-            return await _finish_or_308(request, up, st, part)
-        a, b = int(start), int(end)
-        if b < a or b >= up.size:
-            raise HTTPException(400, f"Bad Content-Range bytes {a}-{b} for an object of {up.size} bytes")
-        if b < st.offset:  # a retried chunk we already have
-            return _incomplete(st.offset)
-        if a != st.offset:
-            raise HTTPException(416, f"Chunk starts at {a} but the server has {st.offset} bytes; "
-                                     "probe with 'Content-Range: bytes */total' and resume",
-                                headers={"Range": f"bytes=0-{st.offset - 1}"} if st.offset else None)
-        length = b - a + 1
-        if b + 1 < up.size and length % QUANTUM:
-            raise HTTPException(400, f"Non-final chunks must be a multiple of {QUANTUM} bytes")
-        await _receive(request, part, st, a, length)
-        up = await anyio.to_thread.run_sync(_save, request, upload_id, st.offset, None, None)
+    if st.offset != up.received or not part.exists():
+        if not part.exists():
+            raise HTTPException(404, "Upload data is gone; start a new upload")
+        fresh = await anyio.to_thread.run_sync(_rebuild, part, up.received)
+        st.offset, st.sha, st.crc = fresh.offset, fresh.sha, fresh.crc
+    if start is None:  # a probe
         return await _finish_or_308(request, up, st, part)
+    a, b = int(start), int(end)
+    if b < a or b >= up.size:
+        raise HTTPException(400, f"Bad Content-Range bytes {a}-{b} for an object of {up.size} bytes")
+    if b < st.offset:  # a retried chunk we already have
+        return _incomplete(st.offset)
+    if a != st.offset:
+        raise HTTPException(416, f"Chunk starts at {a} but the server has {st.offset} bytes; "
+                                 "probe with 'Content-Range: bytes */total' and resume",
+                            headers={"Range": f"bytes=0-{st.offset - 1}"} if st.offset else None)
+    length = b - a + 1
+    if b + 1 < up.size and length % QUANTUM:
+        raise HTTPException(400, f"Non-final chunks must be a multiple of {QUANTUM} bytes")
+    await _receive(request, part, st, a, length)
+    up = await anyio.to_thread.run_sync(_save, request, up.upload_id, st.offset, None, None)
+    return await _finish_or_308(request, up, st, part)
 
 
 async def _finish_or_308(request: Request, up: Upload, st: UploadState, part: Path) -> Response:

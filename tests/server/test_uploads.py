@@ -203,3 +203,22 @@ def test_legacy_associated_files(api, new_dataset):
     assert one["mfid"] == two["mfid"] and one["storage_path"] is None
     assert [f["mfid"] for f in api.get(f"/datasets/{ds}/associated_files").json()] == [one["mfid"]]
     assert api.post(f"/datasets/{ds}/associated_files", json={"filename": "x"}).status_code == 422
+
+
+def test_concurrent_duplicate_chunks_keep_the_upload_consistent(api, new_dataset):
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds = new_dataset()["unique_id"]
+    data = os.urandom(4 * CHUNK)
+    init = _init(api, ds, data)
+    uri = init["resumable_uri"]
+    with ThreadPoolExecutor(6) as pool:
+        codes = list(pool.map(lambda _: _put(uri, data[:2 * CHUNK], 0, 2 * CHUNK - 1, len(data)).status_code,
+                              range(6)))
+    assert codes == [308] * 6
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _: _put(uri, data[2 * CHUNK:], 2 * CHUNK, len(data) - 1,
+                                             len(data)).status_code, range(4)))
+    assert codes == [200] * 4
+    f = api.post(f"/datasets/{ds}/upload/complete", json={"upload_id": init["upload_id"]}).json()
+    assert f["sha256_hash"] == hashlib.sha256(data).hexdigest()
