@@ -44,6 +44,9 @@ class FinishedRule(_Strict):
 
     sentinel: str | None = Field(default=None, description="Sentinel file name, e.g. '.done'.")
     quiet_seconds: float = Field(default=60.0, gt=0, description="Quiet period in seconds.")
+    recheck_seconds: float = Field(
+        default=300.0, ge=0, description="How often an announced run is re-checked for late changes.",
+    )
 
     @field_validator("sentinel")
     @classmethod

@@ -141,6 +141,7 @@ class _Seen:
     fingerprint: str
     changed_at: float
     reported: bool = False
+    scanned_at: float = 0.0
 
 
 @dataclass
@@ -148,7 +149,9 @@ class RunDetector:
     """Tracks the runs of one instrument across polls; ``poll()`` returns runs that just finished.
 
     A run is reported once per fingerprint: when it changes and finishes again it is reported
-    again (the caller's ledger decides what was already emitted, across restarts).
+    again (the caller's ledger decides what was already emitted, across restarts). Runs already
+    reported are re-walked only every ``finished.recheck_seconds``, so a folder holding years of
+    finished sessions costs little per poll.
     """
 
     entry: InstrumentEntry
@@ -172,12 +175,17 @@ class RunDetector:
         now = self.clock()
         finished = []
         current = list_runs(self.entry)
+        recheck = self.entry.finished.recheck_seconds
         for run_path in current:
+            seen = self._seen.get(run_path)
+            if seen is not None and seen.reported and now - seen.scanned_at < recheck:
+                continue  # announced already: look for late changes only now and then
             snap = snapshot_run(self.entry, run_path)
             if self.is_finished(snap, now) and not self._seen[run_path].reported:
                 self._seen[run_path].reported = True
                 finished.append(FinishedRun(self.entry.name, run_path, snap.fingerprint,
                                             snap.file_count, snap.total_bytes))
+            self._seen[run_path].scanned_at = now
         for gone in set(self._seen) - set(current):
             del self._seen[gone]
         return finished

@@ -119,7 +119,7 @@ def test_sentinel_with_a_file_still_changing_waits_one_poll(tmp_path):
 
 
 def test_changed_run_is_reported_again(tmp_path):
-    det, clock = _detector(tmp_path, finished={"quiet_seconds": 1})
+    det, clock = _detector(tmp_path, finished={"quiet_seconds": 1, "recheck_seconds": 0})
     run = tmp_path / "run1"
     run.mkdir()
     (run / "a.dat").write_bytes(b"a")
@@ -178,3 +178,21 @@ def test_folder_written_under_a_temporary_name_is_not_a_run_until_renamed(tmp_pa
     clock.t += 2
     [done] = det.poll()
     assert done.path == str(tmp_path / "session7")
+
+
+def test_announced_runs_are_rechecked_only_every_recheck_seconds(tmp_path):
+    det, clock = _detector(tmp_path, finished={"quiet_seconds": 1, "recheck_seconds": 30})
+    run = tmp_path / "run1"
+    run.mkdir()
+    (run / "a.dat").write_bytes(b"a")
+    det.poll()
+    clock.t += 1
+    assert len(det.poll()) == 1
+    (run / "late.dat").write_bytes(b"late")  # a late addition after the announcement
+    clock.t += 10
+    assert det.poll() == []  # not looked at yet
+    clock.t += 20
+    assert det.poll() == []  # re-checked: a change, the quiet period starts again
+    clock.t += 1
+    [again] = det.poll()
+    assert again.file_count == 2

@@ -206,6 +206,9 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
             time.sleep(0.6)  # < QUIET_SECONDS: the session never looks finished while growing
             assert watcher.poll() is None, procs.logs()
             assert ingest_runs(deployment.id, str(session)) == [], "a flow run started while files grew"
+            if ledger.exists():
+                with Ledger(ledger) as book:
+                    assert list(book.rows()) == [], "the watcher called a growing run finished"
         writing["c.tif"].rename(session / "c.tif")  # rename-on-close: the last change
         assert ingest_runs(deployment.id, str(session)) == [], "a flow run started while files grew"
         for rel, data in FINAL.items():
