@@ -17,7 +17,7 @@ from .schemas import DatasetIn, SampleIn
 from .settings import API_PREFIX, Settings
 from .signing import Signer
 from .storage import Storage
-from . import uploads
+from . import legacy_upload, uploads
 
 
 def _signing_secret(sessions) -> bytes:
@@ -71,6 +71,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(health.router)  # /health also at the root, for probes
     app.include_router(files.raw_router)
     app.include_router(uploads.router)
+    app.include_router(legacy_upload.router, prefix=API_PREFIX)
     app.include_router(admin.router)
     return app
 

@@ -222,3 +222,29 @@ def test_concurrent_duplicate_chunks_keep_the_upload_consistent(api, new_dataset
     assert codes == [200] * 4
     f = api.post(f"/datasets/{ds}/upload/complete", json={"upload_id": init["upload_id"]}).json()
     assert f["sha256_hash"] == hashlib.sha256(data).hexdigest()
+
+
+def test_legacy_multipart_upload_and_ingest_by_path(api, new_dataset, wait_ingested):
+    ds = new_dataset()["unique_id"]
+    big = os.urandom(3 * 1024 * 1024 + 17)
+    small = b"--not a boundary\r\n" * 50
+    r = api.post(f"/datasets/{ds}/upload", files=[
+        ("files", ("scan.raw", big, "application/octet-stream")),
+        ("files", ("../notes.txt", small, "application/octet-stream"))])
+    assert r.status_code == 200, r.text
+    rows = r.json()
+    assert [f["filename"] for f in rows] == ["api-uploads/scan.raw", "api-uploads/notes.txt"]
+    assert rows[0]["sha256_hash"] == hashlib.sha256(big).hexdigest() and rows[0]["size"] == len(big)
+    assert rows[1]["sha256_hash"] == hashlib.sha256(small).hexdigest()
+    again = api.post(f"/datasets/{ds}/upload", files=[("files", ("copy.raw", big))]).json()
+    assert again[0]["mfid"] == rows[0]["mfid"]  # same content is not stored twice
+    req = api.post(f"/datasets/{ds}/ingest", params={"file_to_upload": "api-uploads/scan.raw",
+                                                      "ingestion_class": "ApiUploadIngestor"}).json()
+    assert req["file_mfid"] == rows[0]["mfid"]
+    assert wait_ingested(api, req["id"])["status"] == "complete"
+    url = api.get(f"/files/{rows[0]['mfid']}/download_link").json()["url"]
+    assert requests.get(url, timeout=30).content == big
+    assert api.post(f"/datasets/{ds}/upload", data=b"x").status_code == 422
+    bad = api.post(f"/datasets/{ds}/upload", data=b"--b\r\nContent-Disposition: form-data; name=\"files\"",
+                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert bad.status_code == 400
