@@ -51,8 +51,6 @@ def test_missing_or_bad_values_are_rejected():
         CrucibleCredentials(api_url="http://x", api_key="k", retry_attempts=0)
 
 
-@pytest.mark.skipif(not hasattr(__import__("crucible"), "CrucibleClient"),
-                    reason="the plain client has not landed yet")
 def test_client_cache_keys_on_the_key_not_the_mask():
     clear_client_cache()
     a1 = _block("key-aaaaaaaaaaaa").get_client()

@@ -6,7 +6,8 @@ import pytest
 import requests
 from prefect.states import Completed, Failed
 
-from crucible.errors import ChecksumMismatchError, TransferError, error_for_status
+from crucible.errors import (ChecksumMismatchError, CrucibleConnectionError, TransferError,
+                             error_for_status)
 from crucible_prefect import create_dataset, get_dataset, request_processing
 from crucible_prefect.retry import TASK_RETRIES, is_transient, retry_on_transient
 
@@ -24,6 +25,7 @@ def test_client_errors_and_501_are_not(status):
 def test_connection_errors_are_retried_data_errors_are_not():
     assert is_transient(requests.ConnectionError("reset"))
     assert is_transient(requests.ReadTimeout("slow"))
+    assert is_transient(CrucibleConnectionError("POST /datasets: no answer"))
     assert not is_transient(ChecksumMismatchError("f", "a" * 64, "b" * 64))
     assert not is_transient(ValueError("bad input"))
     assert not is_transient(FileNotFoundError("gone"))
