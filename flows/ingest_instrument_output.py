@@ -13,11 +13,13 @@ from __future__ import annotations
 import threading
 from typing import Any, Literal, Optional, Union
 
+import requests
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from crucible.errors import CrucibleError
 from crucible_prefect.credentials import CrucibleCredentials
 from flows.ingest import discovery, extractors as extractors_mod, grouping as grouping_mod
 from flows.ingest import identity as ident
@@ -160,8 +162,12 @@ def ingest_instrument_output(
                              ingestor=ingestor)
         entries = discovery.list_files(source, include, exclude)
     except (PreflightError, discovery.SourceError, grouping_mod.GroupingError,
-            extractors_mod.ExtractorError, ValueError) as exc:
-        report.errors.append(str(exc))
+            extractors_mod.ExtractorError, ValueError, CrucibleError,
+            requests.RequestException) as exc:
+        text = str(exc)
+        if isinstance(exc, (CrucibleError, requests.RequestException)):
+            text = f"Crucible check failed ({type(exc).__name__}): {text}"
+        report.errors.append(text)
         logger.error("ingest not started: %s", exc)
         return _finish(report, key)
 
@@ -192,7 +198,6 @@ def ingest_instrument_output(
     )
     if mode != "files":
         ctx.run_dataset = _run_dataset(ctx, source)
-        report.parent_dataset_id = ctx.run_dataset.id if mode == "session" else None
     cache = DigestCache(default_cache_path() if digest_cache else None)
     ctx.cache = cache
     try:
@@ -212,6 +217,7 @@ def ingest_instrument_output(
         if ctx.run_dataset.created:
             report.created.insert(0, ctx.run_dataset.id)
         if mode == "session":
+            report.parent_dataset_id = ctx.run_dataset.id
             report.datasets.insert(0, ctx.run_dataset.id)
         elif ctx.post_processing and any(r.status == "ingested" for r in report.files):
             report.post_processing.extend(

@@ -211,7 +211,7 @@ def test_failed_ingestion_is_reported_then_finished_by_a_rerun(ingest, user_clie
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "instrument", "project", "extractor",
-                                  "ingestor", "post_processing"])
+                                  "ingestor", "post_processing", "key"])
 def test_bad_input_is_a_clear_failure_and_creates_nothing(case, ingest, crucible_server, user_client,
                                                           tmp_path):
     from crucible_prefect.credentials import CrucibleCredentials
@@ -232,6 +232,9 @@ def test_bad_input_is_a_clear_failure_and_creates_nothing(case, ingest, crucible
         expected = "not a member of project"
     elif case == "extractor":
         kwargs, expected = {"extractors": ["no_such_module:fn"]}, "cannot be imported"
+    elif case == "key":
+        kwargs = {"credentials": CrucibleCredentials(api_url=crucible_server.url, api_key="wrong")}
+        expected = "401"
     elif case == "ingestor":
         kwargs, expected = {"ingestor": "NoSuchIngestor"}, "unknown ingestor"
     elif case == "post_processing":
