@@ -67,9 +67,13 @@ class LocalCrucible:
         self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
-        self.url = self._read_url(log_start)
-        self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
-        self._wait_live()
+        try:
+            self.url = self._read_url(log_start)
+            self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
+            self._wait_live()
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         return self
 
     def _read_url(self, offset: int) -> str:
@@ -83,7 +87,6 @@ class LocalCrucible:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"local Crucible server exited early:\n{self._log_tail(offset)}")
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"local Crucible server did not report its URL:\n{self._log_tail(offset)}")
 
     def _log_tail(self, offset: int = 0) -> str:
@@ -125,7 +128,11 @@ class LocalCrucible:
         return self.start()
 
     def __enter__(self) -> "LocalCrucible":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc) -> None:
         self.close()

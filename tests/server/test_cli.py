@@ -61,3 +61,16 @@ def test_start_prints_url_and_uses_env_admin_key(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_failed_start_cleans_up(tmp_path):
+    import pytest
+
+    busy = LocalCrucible(tmp_path / "a").start()
+    try:
+        with pytest.raises(RuntimeError):
+            with LocalCrucible(tmp_path / "b", port=busy.port):  # the port is taken
+                pass
+        assert busy._proc.poll() is None  # the other server is untouched
+    finally:
+        busy.close()
