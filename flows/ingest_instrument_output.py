@@ -94,10 +94,10 @@ def ingest_instrument_output(
     instrument_name: str,
     project_id: str,
     owner_orcid: Optional[str] = None,
-    mode: Mode = "session",
+    mode: Optional[Mode] = "session",
     include: Optional[list[str]] = None,
     exclude: Optional[list[str]] = None,
-    grouping: str = "stem",
+    grouping: Optional[str] = "stem",
     run_name: Optional[str] = None,
     sample_ids: Optional[list[str]] = None,
     sample_rules: Optional[list[dict]] = None,
@@ -106,12 +106,12 @@ def ingest_instrument_output(
     extractors: Optional[list[str]] = None,
     ingestor: Optional[str] = None,
     post_processing: Optional[list[str]] = None,
-    settle_seconds: float = 30.0,
-    max_concurrency: int = 8,
+    settle_seconds: Optional[float] = 30.0,
+    max_concurrency: Optional[int] = 8,
     concurrency_limit: Optional[str] = None,
     storage_options: Optional[dict] = None,
     storage_secret: Optional[str] = None,
-    digest_cache: bool = True,
+    digest_cache: Optional[bool] = True,
     credentials: Union[CrucibleCredentials, str, None] = None,
 ) -> IngestReport:
     """Turn an instrument run (a folder, a file or an fsspec URL) into Crucible datasets.
@@ -145,6 +145,12 @@ def ingest_instrument_output(
         credentials: A CrucibleCredentials block or its name; None: CRUCIBLE_API_KEY/config file.
     """
     logger = run_logger()
+    # None means "the default" (event-triggered deployments template absent keys as None).
+    mode = mode or "session"
+    grouping = grouping or "stem"
+    settle_seconds = 30.0 if settle_seconds is None else settle_seconds
+    max_concurrency = 8 if max_concurrency is None else max_concurrency
+    digest_cache = True if digest_cache is None else digest_cache
     report = IngestReport(path=path, run=run_name or "", mode=mode)
     key = "ingest"
     try:

@@ -146,6 +146,14 @@ def test_files_mode_groups_companions_and_single_mode_holds_all(ingest, user_cli
     assert meta["groups"]["scan_001"] == {"beam": {"kv": 300}}
 
 
+def test_none_means_default_for_templated_parameters(ingest, user_client, tmp_path):
+    root = write_run(unique_run(tmp_path), {"a.ser": b"a", "a.emi": b"b"})
+    state, report = ingest(root, mode=None, grouping=None, settle_seconds=None,
+                           max_concurrency=None, digest_cache=None, extractors=None)
+    assert state.is_completed(), report.summary()
+    assert report.mode == "session" and len(report.datasets) == 2  # parent + one a.* group
+
+
 def test_include_exclude_and_file_grouping(ingest, user_client, tmp_path):
     root = write_run(unique_run(tmp_path), SESSION_FILES)
     state, report = ingest(root, mode="files", include=["*.ser", "*.emi"], exclude=["scan_002*"],
