@@ -26,6 +26,8 @@ def test_projects(admin, client, crucible_user):
     assert pid in [p["project_id"] for p in admin.projects.list(orcid=crucible_user.orcid,
                                                                limit=None)]
     assert pid in [p["project_id"] for p in admin.projects.search(pid)]
+    admin.datasets.update_scientific_metadata(pid, {"grant": "G-1"})
+    assert admin.projects.get_scientific_metadata(pid) == {"grant": "G-1"}
     admin.projects.remove_user(pid, crucible_user.orcid)
     assert pid not in [p["project_id"] for p in client.projects.list(limit=None)]
 
@@ -63,6 +65,7 @@ def test_users(admin, crucible_user, project_id):
     assert admin.users.get(email=f"{orcid}@example.org")["first_name"] == "Ada"
     assert admin.users.get(email="nobody-" + orcid + "@example.org") is None
     assert admin.users.update(orcid, first_name="Ada2")["first_name"] == "Ada2"
+    assert orcid in [u["unique_id"] for u in admin.users.search("Ada2")]
     ids = [r.get("id") for r in admin.users.list(limit=None)]
     assert ids == sorted(ids)
     assert project_id in [p["project_id"] for p in admin.users.get_projects(orcid)]
