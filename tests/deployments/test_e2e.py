@@ -133,6 +133,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
     from prefect.client.orchestration import get_client
 
     from crucible_prefect.credentials import CrucibleCredentials
+    from crucible_prefect.watch.__main__ import main as emit_main
     from crucible_prefect.watch.ledger import Ledger
 
     user, api_key, project, sample_id = crucible_env
@@ -250,8 +251,8 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
 
         phase("datasets checked")
         # 6. a second event for the same run (a person re-emitting) creates nothing
-        run_cli([sys.executable, "-m", "crucible_prefect.watch", "emit-finished", str(session),
-                 "--instrument", INSTRUMENT, "--config", str(config)], env)
+        assert emit_main(["emit-finished", str(session), "--instrument", INSTRUMENT,
+                          "--config", str(config)]) == 0  # in-process: saves a Prefect import
         runs = wait_for("the duplicate event's run to finish",
                         lambda: (r := finished_runs()) and len(r) == 2 and r, timeout=120)
         assert all(r.state.is_completed() for r in runs), [(r.state_name, r.state.message) for r in runs]
