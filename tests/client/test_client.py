@@ -107,3 +107,22 @@ def test_secrets_never_logged_and_nothing_printed(client, crucible_user, project
     assert signature not in text and "sig=" not in text
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
+
+
+def test_one_client_serves_many_threads(client, project_id, make_file):
+    from concurrent.futures import ThreadPoolExecutor
+
+    session = new_mfid()
+    files = [make_file(f"t{i}.bin", 2000 + i) for i in range(8)]
+
+    def work(i: int) -> str:
+        dsid = client.datasets.create(Dataset(dataset_name=f"thr{i}", project_id=project_id,
+                                              session_name=session))["dsid"]
+        client.datasets.upload_file(dsid, files[i], ingest=False)
+        return dsid
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(work, range(8)))
+    assert sorted(d["unique_id"] for d in client.datasets.list(session_name=session,
+                                                               limit=None)) == sorted(ids)
+    assert all(len(client.files.list(dataset_id=d)) == 1 for d in ids)
