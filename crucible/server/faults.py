@@ -1,7 +1,7 @@
 """Fault injection: a deterministic fraction of requests fails like a flaky network or backend.
 
 Kinds: ``503``, ``429`` (with ``Retry-After: 1``), ``drop`` (connection closed, no response),
-``slow`` (answered correctly after a pause), and ``commit_drop`` (the handler runs and commits,
+``slow`` (answered correctly after a pause, 1.5 s by default), and ``commit_drop`` (the handler runs and commits,
 then the connection is closed without a response: the case that makes naive retries duplicate
 work). The decision for the n-th eligible request depends only on (seed, n), so a run with the
 same seed and request order sees the same faults.
@@ -29,6 +29,7 @@ EXEMPT_PREFIXES = ("/_admin", "/api/v2/health", "/health", "/docs", "/openapi.js
 class FaultConfig:
     rate: float = 0.0
     seed: int = 0
+    slow_s: float = SLOW_S
 
 
 class FaultInjector:
@@ -39,11 +40,11 @@ class FaultInjector:
         self._lock = threading.Lock()
         self.configure(rate, seed)
 
-    def configure(self, rate: float, seed: int = 0) -> None:
+    def configure(self, rate: float, seed: int = 0, slow_s: float = SLOW_S) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         with self._lock:
-            self.config = FaultConfig(rate, seed)
+            self.config = FaultConfig(rate, seed, slow_s)
             self._counter = itertools.count()
             self.injected: dict[str, int] = {k: 0 for k in KINDS}
 
@@ -72,7 +73,7 @@ class FaultInjector:
         elif kind in ("503", "429"):
             await _reply_error(send, int(kind))
         elif kind == "slow":
-            await asyncio.sleep(SLOW_S)
+            await asyncio.sleep(self.config.slow_s)
             await self.app(scope, receive, send)
         elif kind == "drop":
             await _drop(receive)

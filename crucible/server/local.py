@@ -165,10 +165,13 @@ class LocalCrucible:
         r.raise_for_status()
         return r.json()
 
-    def set_faults(self, rate: float, seed: int = 0) -> dict:
-        """Change fault injection at runtime (also the default for a later restart)."""
+    def set_faults(self, rate: float, seed: int = 0, *, slow_s: float = 1.5) -> dict:
+        """Change fault injection at runtime (rate and seed also apply after a restart).
+
+        ``slow_s`` is how long a "slow" fault delays its answer.
+        """
         self.fail_rate, self.fail_seed = rate, seed
-        return self._admin_post("faults", {"rate": rate, "seed": seed})
+        return self._admin_post("faults", {"rate": rate, "seed": seed, "slow_s": slow_s})
 
     def set_ingest_mode(self, mode: str) -> dict:
         self.ingest_mode = mode

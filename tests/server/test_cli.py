@@ -23,54 +23,45 @@ def test_cli_module_is_light():
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 
-def test_add_user_then_start(tmp_path):
+def test_add_user_then_start_prints_url_and_uses_env_admin_key(tmp_path):
+    import time
+
     data_dir = tmp_path / "srv"
     out = _crucible("server", "add-user", "--data-dir", str(data_dir), "--orcid", "0000-0006-0000-0001",
                     "--first-name", "Cli", "--project", "CLIPROJ", "--project", "CLIPROJ2")
     assert out.returncode == 0, out.stderr
     key = out.stdout.strip().splitlines()[-1]
     assert len(key) > 20 and key not in out.stderr
-    with LocalCrucible(data_dir) as srv:
-        acc = requests.get(srv.url + "/account", headers={"Authorization": f"Bearer {key}"},
-                           timeout=10).json()
-        assert {"CLIPROJ", "CLIPROJ2"} <= set(acc["access_group_ids"])
-        assert acc["user_info"]["first_name"] == "Cli"
-
-
-def test_start_prints_url_and_uses_env_admin_key(tmp_path):
     env = dict(os.environ, CRUCIBLE_SERVER_ADMIN_KEY="fixed-admin-key-for-test")
     proc = subprocess.Popen([sys.executable, "-m", "crucible.server", "start", "--port", "0",
-                             "--data-dir", str(tmp_path / "d")], stdout=subprocess.PIPE,
+                             "--data-dir", str(data_dir)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=env)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/api/v2")
         assert "fixed-admin-key-for-test" not in proc.stdout.readline()
-        import time
-
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                r = requests.get(url + "/account", timeout=5,
-                                 headers={"Authorization": "Bearer fixed-admin-key-for-test"})
+                admin = requests.get(url + "/account", timeout=5,
+                                     headers={"Authorization": "Bearer fixed-admin-key-for-test"})
                 break
             except requests.ConnectionError:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
-        assert r.status_code == 200 and r.json()["user_info"]["is_admin"] is True
+        assert admin.status_code == 200 and admin.json()["user_info"]["is_admin"] is True
+        acc = requests.get(url + "/account", headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+        assert {"CLIPROJ", "CLIPROJ2"} <= set(acc["access_group_ids"])
+        assert acc["user_info"]["first_name"] == "Cli" and acc["user_info"]["is_admin"] is False
     finally:
         proc.terminate()
         proc.wait(timeout=15)
 
 
-def test_failed_start_cleans_up(tmp_path):
+def test_failed_start_cleans_up(tmp_path, crucible_server):
     import pytest
 
-    busy = LocalCrucible(tmp_path / "a").start()
-    try:
-        with pytest.raises(RuntimeError):
-            with LocalCrucible(tmp_path / "b", port=busy.port):  # the port is taken
-                pass
-        assert busy._proc.poll() is None  # the other server is untouched
-    finally:
-        busy.close()
+    with pytest.raises(RuntimeError):
+        with LocalCrucible(tmp_path / "b", port=crucible_server.port):  # the port is taken
+            pass
+    assert requests.get(crucible_server.url + "/health/live", timeout=10).ok  # untouched

@@ -35,7 +35,7 @@ def _raw_get(srv, path, key):
 
 def test_every_fault_kind_appears_and_health_is_exempt(flaky):
     srv, key, _ = flaky
-    srv.set_faults(0.5, seed=7)
+    srv.set_faults(0.5, seed=7, slow_s=0.1)
     try:
         outcomes = collections.Counter()
         for _ in range(60):
@@ -58,7 +58,7 @@ def test_faults_are_deterministic(flaky):
     srv, key, _ = flaky
     runs = []
     for _ in range(2):
-        srv.set_faults(0.4, seed=3)
+        srv.set_faults(0.4, seed=3, slow_s=0.1)
         runs.append([_raw_get(srv, "/account", key)[0] for _ in range(15)])
     srv.set_faults(0.0)
     assert runs[0] == runs[1]

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/_admin", tags=["admin"])
 class FaultsIn(BaseModel):
     rate: float = Field(ge=0.0, le=1.0)
     seed: int = 0
+    slow_s: float = Field(default=1.5, ge=0.0, le=30.0)
 
 
 class IngestModeIn(BaseModel):
@@ -23,7 +24,8 @@ class IngestModeIn(BaseModel):
 
 def _faults_body(request: Request) -> dict:
     f = request.app.state.faults
-    return {"rate": f.config.rate, "seed": f.config.seed, "injected": dict(f.injected)}
+    return {"rate": f.config.rate, "seed": f.config.seed, "slow_s": f.config.slow_s,
+            "injected": dict(f.injected)}
 
 
 @router.get("/faults")
@@ -35,7 +37,7 @@ def get_faults(request: Request, caller: Who):
 @router.post("/faults")
 def set_faults(body: FaultsIn, request: Request, caller: Who):
     require_admin(caller)
-    request.app.state.faults.configure(body.rate, body.seed)
+    request.app.state.faults.configure(body.rate, body.seed, body.slow_s)
     return _faults_body(request)
 
 
