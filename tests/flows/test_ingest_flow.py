@@ -358,3 +358,21 @@ def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
     assert set(stored) == {sha(b) for b in data.values()} and len(report.datasets) == 2
     state, again = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=options)
     assert state.is_completed() and again.created == [] and again.count("exists") == 3
+
+
+def test_named_global_concurrency_limit_is_held_and_released(ingest, user_client, tmp_path,
+                                                              prefect_backend):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    name = f"ingest-test-{uuid.uuid4().hex[:6]}"
+    with get_client(sync_client=True) as client:
+        client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    root = write_run(unique_run(tmp_path), {f"f{i}.dat": bytes([i]) * 100 for i in range(6)})
+    state, report = ingest(root, mode="files", max_concurrency=4, concurrency_limit=name)
+    assert state.is_completed(), report.summary()
+    assert len(run_datasets(user_client, root.name)) == 6
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(name)
+        client.delete_global_concurrency_limit_by_name(name)
+    assert limit.active_slots == 0
