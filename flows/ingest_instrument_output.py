@@ -240,6 +240,8 @@ def _run_groups(ctx: RunContext, ops: CrucibleOps, groups: list[FileGroup], cred
                 report: IngestReport) -> list[GroupResult]:
     """Skip what is already complete (one listing), run the rest as bounded parallel tasks."""
     results, todo = _already_complete(ctx, ops, groups)
+    if not todo:
+        return results
     progress = Progress(sum(len(g.files) for g in groups), f"files of {ctx.run}")
     progress.advance(sum(len(r.rows) for r in results))
     slots = threading.BoundedSemaphore(max_concurrency)
