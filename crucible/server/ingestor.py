@@ -135,9 +135,11 @@ class IngestWorker:
                     raise IngestError(f"unknown ingestion class {req.ingestion_class}", "not supported")
                 ingestor().run(db, self.storage, req)
                 finish(db, req, "complete")
-            except IngestError as exc:
+            except Exception as exc:  # noqa: BLE001 - any error must end the request, not strand it
+                if not isinstance(exc, IngestError):
+                    log.exception("ingestion %s crashed", rid)
                 db.rollback()
                 req = db.get(IngestionRequest, rid)
-                finish(db, req, exc.status, str(exc))
+                finish(db, req, getattr(exc, "status", "failed"), str(exc) or type(exc).__name__)
             db.commit()
             return True
