@@ -93,6 +93,13 @@ class IngestWorker:
         self._thread = threading.Thread(target=self._loop, name="ingest-worker", daemon=True)
 
     def start(self) -> None:
+        """Requeue what this worker had claimed when the server last stopped, then run."""
+        with self.sessions() as db:
+            db.execute(update(IngestionRequest)
+                       .where(IngestionRequest.status == "started",
+                              IngestionRequest.ingestion_githash == GITHASH)
+                       .values(status="requested"))
+            db.commit()
         self._thread.start()
 
     def stop(self) -> None:

@@ -147,3 +147,23 @@ def test_restart_keeps_everything(tmp_path):
         assert f["sha256_hash"] == hashlib.sha256(data).hexdigest()
         assert requests.get(f"{srv.url}/account", timeout=10,
                             headers={"Authorization": f"Bearer {admin_key}"}).status_code == 200
+        # an ingestion the worker had claimed when the server died is picked up again
+        srv.stop()
+        from crucible.server.db import IngestionRequest, open_database
+        from crucible.server.ingestor import GITHASH
+
+        with open_database(srv.data_dir / "crucible.db")() as db:
+            db.add(IngestionRequest(status="started", ingestion_class="ApiUploadIngestor",
+                                    dataset_mfid=dsid, file_mfid=f["mfid"], ingestion_githash=GITHASH))
+            db.commit()
+        srv.start()
+        reqs = requests.get(f"{srv.url}/ingestion_requests", params={"file_id": f["mfid"]},
+                            headers=h, timeout=10).json()["items"]
+        import time
+
+        deadline = time.monotonic() + 20
+        while reqs[0]["status"] != "complete" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            reqs = requests.get(f"{srv.url}/ingestion_requests", params={"file_id": f["mfid"]},
+                                headers=h, timeout=10).json()["items"]
+        assert reqs[0]["status"] == "complete"
