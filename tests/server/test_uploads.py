@@ -50,6 +50,9 @@ def test_full_cycle_upload_ingest_download(api, new_dataset, upload, wait_ingest
     assert part.status_code == 206 and part.content == data[100:200]
     url = api.get(f"/files/{f['mfid']}/download_link").json()["url"]
     assert requests.get(url, timeout=30).content == data
+    head = requests.head(url, timeout=30)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(data)
+    assert head.headers["accept-ranges"] == "bytes"
 
 
 def test_final_chunk_reports_crc32c_and_probe(api, new_dataset):
