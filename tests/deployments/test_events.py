@@ -74,3 +74,38 @@ def test_missing_api_url_is_an_error_not_a_throwaway_server(prefect_backend):
     with temporary_settings(updates={PREFECT_API_URL: ""}):
         with pytest.raises(DeliveryError, match="PREFECT_API_URL is not set"):
             send_events([_event()])
+
+
+def test_watcher_survives_an_outage_with_the_real_api(prefect_backend, tmp_path):
+    """Detected while Prefect is unreachable: kept pending, delivered once it is back."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from crucible_prefect.watch.config import parse_config
+    from crucible_prefect.watch.ledger import EMITTED, PENDING, Ledger
+    from crucible_prefect.watch.watcher import Watcher
+
+    watch = tmp_path / "w"
+    watch.mkdir()
+    config = parse_config({"instruments": [{"name": "outage", "watch_folder": str(watch),
+                                            "finished": {"sentinel": ".done"}, "project_id": "P"}]})
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    clock = [0.0]
+    with Ledger(tmp_path / "ledger.sqlite") as ledger:
+        watcher = Watcher(config, ledger, clock=lambda: clock[0])
+        with temporary_settings(updates={PREFECT_API_URL: dead}):
+            watcher.start()
+            (watch / "s1").mkdir()
+            (watch / "s1" / "a.dat").write_bytes(b"abc")
+            (watch / "s1" / ".done").write_text("")
+            watcher.poll_once()  # first sighting
+            watcher.poll_once()  # finished: recorded, delivery fails
+            [row] = list(ledger.rows())
+            assert row["status"] == PENDING and row["attempts"] == 1
+        clock[0] += 120  # past the back-off; the API is reachable again
+        watcher.poll_once()
+        [row] = list(ledger.rows())
+        assert row["status"] == EMITTED
+    [stored] = _read_events(row["event_id"])
+    assert stored.payload["path"] == str(watch / "s1")
