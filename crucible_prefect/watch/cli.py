@@ -93,7 +93,11 @@ def _emit_finished(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"crucible emit-finished: {exc}", file=sys.stderr)
         return 2
-    parameters = entry.flow_parameters(path)
+    try:
+        parameters = entry.flow_parameters(path)
+    except ValueError as exc:
+        print(f"crucible emit-finished: {exc}", file=sys.stderr)
+        return 2
     if entry.settle_seconds is None:
         parameters["settle_seconds"] = 0.0  # the caller says the run is done: no quiet period
     snap = snapshot_run(entry, path)

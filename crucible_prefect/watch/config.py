@@ -152,6 +152,9 @@ class InstrumentEntry(_Strict):
         if not self.worker_folder:
             return run_path
         rel = os.path.relpath(run_path, self.watch_folder).replace(os.sep, "/")
+        if rel == ".." or rel.startswith("../"):
+            raise ValueError(f"{run_path} is not inside watch_folder {self.watch_folder} of "
+                             f"instrument {self.name!r}, so its worker path is unknown")
         base = self.worker_folder.rstrip("/")
         return base if rel == "." else f"{base}/{rel}"
 

@@ -104,6 +104,8 @@ instruments:
     assert params["path"] == "sftp://pc/data/session 1"
     assert params["instrument_name"] == "tem-01"
     assert params["settle_seconds"] == 60.0  # quiet-period default
+    with pytest.raises(ValueError, match="not inside watch_folder"):
+        config.instruments[0].flow_parameters(str(tmp_path.parent / "elsewhere"))
 
 
 def test_schema_matches_the_ingest_flow_signature():
