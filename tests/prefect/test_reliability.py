@@ -64,7 +64,7 @@ def test_fault_storm_is_ridden_out_without_duplicates(crucible_server, crucible_
     creds = CrucibleCredentials(api_url=crucible_server.url, api_key=crucible_user.api_key,
                                 retry_attempts=2, retry_deadline=10)
     tag = uuid.uuid4().hex[:8]
-    n = 6
+    n = 4
     paths = []
     for i in range(n):
         p = tmp_path / f"{tag}-{i}.dat"

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from prefect import flow
+from prefect import flow, unmapped
 
 import crucible_prefect as cp
 from crucible_prefect import CrucibleCredentials
@@ -178,3 +178,16 @@ def test_create_outside_a_run_makes_new_ids_and_reuses_given_ones(crucible_crede
         cp.create_dataset.fn({"dataset_name": "other", "unique_id": a["unique_id"],
                               "project_id": crucible_user.project_id},
                              credentials=crucible_credentials)
+
+
+def test_tasks_map_with_an_unmapped_block_name(crucible_credentials, crucible_user):
+    @flow
+    def fan_out(n: int) -> list[str]:
+        made = cp.create_sample.map([{"sample_name": f"mapped {i}",
+                                      "project_id": crucible_user.project_id} for i in range(n)],
+                                    credentials=unmapped("crucible-test")).result()
+        got = cp.get_sample.map([m["unique_id"] for m in made],
+                                credentials=unmapped("crucible-test")).result()
+        return [g["sample_name"] for g in got]
+
+    assert fan_out(4) == [f"mapped {i}" for i in range(4)]
