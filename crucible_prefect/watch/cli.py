@@ -21,7 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     watch.add_argument("--config", required=True, help="The instruments file (YAML).")
     watch.add_argument("--ledger", help="Ledger file (overrides the file's 'ledger').")
-    watch.add_argument("--once", action="store_true", help="Scan and deliver once, then exit.")
     watch.add_argument("--check", action="store_true", help="Validate the file and exit.")
     watch.add_argument("--status", action="store_true", help="Print the ledger as JSON lines and exit.")
     watch.set_defaults(func=_watch)
@@ -61,10 +60,6 @@ def _watch(args: argparse.Namespace) -> int:
                 print(json.dumps(row))
             return 0
         watcher = Watcher(config, ledger)
-        if args.once:
-            watcher.start()
-            watcher.poll_once()
-            return 0 if not ledger.pending() else 1
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

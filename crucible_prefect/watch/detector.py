@@ -18,6 +18,7 @@ renamed on close swaps one name for another, which is a change as well.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from fnmatch import fnmatchcase
 from typing import Callable, Iterator
 
 from .config import InstrumentEntry
+
+log = logging.getLogger("crucible.watch")
+FINISHED = "finished"
 
 
 @dataclass(frozen=True)
@@ -160,16 +164,24 @@ class RunDetector:
 
     def is_finished(self, snap: Snapshot, now: float) -> bool:
         """Apply the entry's rule to a snapshot (updating the per-run change clock)."""
+        return self.decide(snap, now) == FINISHED
+
+    def decide(self, snap: Snapshot, now: float) -> str:
+        """``FINISHED`` or why not (for ``-vv`` logs); updates the per-run change clock."""
         seen = self._seen.get(snap.path)
         fingerprint = snap.fingerprint
         if seen is None or seen.fingerprint != fingerprint:
             self._seen[snap.path] = _Seen(fingerprint, now)
-            return False  # a change (or a first sighting) is never "finished" yet
-        if self.entry.finished.sentinel:
-            return snap.sentinel
-        if snap.busy or not snap.files:
-            return False
-        return now - seen.changed_at >= self.entry.finished.quiet_seconds
+            return "changed since the last look" if seen else "first sighting"
+        rule = self.entry.finished
+        if rule.sentinel:
+            return FINISHED if snap.sentinel else f"no {rule.sentinel} yet"
+        if snap.busy:
+            return "holds a busy (temporary) file"
+        if not snap.files:
+            return "empty"
+        quiet = now - seen.changed_at
+        return FINISHED if quiet >= rule.quiet_seconds else f"quiet for {quiet:.0f} of {rule.quiet_seconds:g} s"
 
     def poll(self) -> list[FinishedRun]:
         now = self.clock()
@@ -181,7 +193,10 @@ class RunDetector:
             if seen is not None and seen.reported and now - seen.scanned_at < recheck:
                 continue  # announced already: look for late changes only now and then
             snap = snapshot_run(self.entry, run_path)
-            if self.is_finished(snap, now) and not self._seen[run_path].reported:
+            decision = self.decide(snap, now)
+            if decision != FINISHED:
+                log.debug("%s: %s not finished: %s", self.entry.name, run_path, decision)
+            elif not self._seen[run_path].reported:
                 self._seen[run_path].reported = True
                 finished.append(FinishedRun(self.entry.name, run_path, snap.fingerprint,
                                             snap.file_count, snap.total_bytes))

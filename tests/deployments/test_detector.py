@@ -196,3 +196,21 @@ def test_announced_runs_are_rechecked_only_every_recheck_seconds(tmp_path):
     clock.t += 1
     [again] = det.poll()
     assert again.file_count == 2
+
+
+def test_decisions_say_why_a_run_is_not_finished(tmp_path):
+    det, clock = _detector(tmp_path, finished={"quiet_seconds": 10})
+    run = tmp_path / "run1"
+    run.mkdir()
+    snap = lambda: snapshot_run(det.entry, str(run))  # noqa: E731
+    assert det.decide(snap(), clock()) == "first sighting"
+    assert det.decide(snap(), clock()) == "empty"
+    (run / "a.part").write_bytes(b"1")
+    assert det.decide(snap(), clock()) == "changed since the last look"
+    assert det.decide(snap(), clock()) == "holds a busy (temporary) file"
+    (run / "a.part").rename(run / "a.dat")
+    det.decide(snap(), clock())
+    clock.t += 4
+    assert det.decide(snap(), clock()) == "quiet for 4 of 10 s"
+    clock.t += 6
+    assert det.decide(snap(), clock()) == "finished"
