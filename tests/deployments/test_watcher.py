@@ -190,3 +190,50 @@ def test_first_start_baselines_finished_runs_unless_backfill(tmp_path):
         assert sorted(Path(e["payload"]["path"]).name for e in rec.events) == expected
         if not backfill:
             assert rows["old"] == BASELINE
+
+
+def test_crash_after_delivery_resends_the_same_event_id(tmp_path):
+    """Killed between Prefect's confirmation and the ledger update: the re-send is a duplicate
+    by id, which Prefect drops (see test_events.test_resending_the_same_id_is_stored_once)."""
+    watch = tmp_path / "w"
+    watch.mkdir()
+    config = _config(watch)
+    ledger_path = tmp_path / "ledger.sqlite"
+    delivered: list[dict] = []
+
+    def send_then_die(events):
+        delivered.extend(events)
+        raise KeyboardInterrupt  # the process dies before mark_emitted
+
+    clock = Clock()
+    with Ledger(ledger_path) as ledger:
+        w = _watcher(config, ledger, send_then_die, clock)
+        _run(watch, "s1", {"a.dat": b"1"})
+        w.poll_once()
+        clock.t += 5
+        try:
+            w.poll_once()
+        except KeyboardInterrupt:
+            pass
+    rec = Recorder()
+    with Ledger(ledger_path) as ledger:
+        _watcher(config, ledger, rec, Clock()).poll_once()
+        assert [r["status"] for r in ledger.rows()] == [EMITTED]
+    assert [e["id"] for e in rec.events] == [e["id"] for e in delivered]
+
+
+def test_ledger_records_each_run_version_once(tmp_path):
+    with Ledger(tmp_path / "l.sqlite") as ledger:
+        assert ledger.first_start("a") and not ledger.first_start("a")
+        event = {"id": "e1", "payload": {}}
+        assert ledger.add_pending("a", "/p", "f1", event, 1, 2)
+        assert not ledger.add_pending("a", "/p", "f1", event, 1, 2)
+        assert ledger.known("a", "/p", "f1") and not ledger.known("a", "/p", "f2")
+    with Ledger(tmp_path / "l.sqlite") as ledger:  # durable across reopen
+        [item] = ledger.pending()
+        assert (item.path, item.event["id"], item.attempts) == ("/p", "e1", 0)
+        ledger.mark_failed(item, "boom")
+        ledger.mark_emitted(item)
+        assert ledger.pending() == []
+        [row] = list(ledger.rows("a"))
+        assert row["status"] == EMITTED and row["attempts"] == 2 and row["last_error"] is None
