@@ -23,7 +23,7 @@ from flows.mirror import (DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, CrucibleSou
 from flows.mirror.artifacts import ProgressArtifact, publish_report
 from flows.mirror.report import FileResult
 
-__all__ = ["MirrorFailed", "mirror_downloads", "select_datasets", "mirror_dataset"]
+__all__ = ["MirrorFailed", "mirror_downloads", "mirror_dataset"]
 
 _SECRET_HINTS = ("secret", "password", "token", "key", "credential")
 
@@ -46,12 +46,6 @@ def _client(credentials: CrucibleCredentials | str | None) -> Any:
     from crucible_prefect.tasks._common import client_for
 
     return client_for(credentials)
-
-
-@task(name="select-datasets", tags=["crucible"], cache_policy=NO_CACHE)
-def select_datasets(query: Query, credentials: CrucibleCredentials | str | None = None) -> list[str]:
-    """Dataset ids for ``query`` (ids given explicitly plus everything the criteria match)."""
-    return CrucibleSource(_client(credentials)).select(query)
 
 
 @task(name="mirror-dataset", task_run_name="mirror-dataset-{dataset_id}", tags=["crucible"],
@@ -99,9 +93,9 @@ def mirror_downloads(
                   include_descendants=include_descendants, keyword=keyword,
                   instrument_name=instrument_name, created_since=created_since)
     dest = open_destination(destination, storage_options, block_name=destination_block)
-    ids = select_datasets(query, credentials)
-    logger.info("mirroring %d dataset(s) to %s", len(ids), dest.url)
     source = CrucibleSource(_client(credentials))
+    ids = source.select(query)  # inline, not a task: a few list calls, and re-runs stay cheap
+    logger.info("mirroring %d dataset(s) to %s", len(ids), dest.url)
     progress = ProgressArtifact(f"Mirror to {dest.url}")
     with Mirror(source, dest, options, on_progress=progress) as mirror:
         futures = [mirror_dataset.submit(mirror, dsid) for dsid in ids]

@@ -12,6 +12,7 @@ import contextvars
 import hashlib
 import json
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
@@ -58,6 +59,7 @@ class Mirror:
         self._claimed: dict[str, tuple[str, str]] = {}  # path -> (dataset id, file id)
 
     def __enter__(self) -> "Mirror":
+        self._started = time.perf_counter()
         self.manifest.load()
         return self
 
@@ -68,6 +70,7 @@ class Mirror:
         self._pool.shutdown(wait=True)
         self.manifest.compact()
         self.report.listing_calls = self.dest.listing_calls
+        self.report.seconds = time.perf_counter() - getattr(self, "_started", time.perf_counter())
         self.progress.finish()
 
     # -- one dataset ---------------------------------------------------------------------

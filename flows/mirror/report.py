@@ -34,6 +34,7 @@ class MirrorReport:
     destination: str
     results: list[FileResult] = field(default_factory=list)
     listing_calls: int = 0
+    seconds: float = 0.0  # the mirror's own work, without the orchestration around it
 
     @property
     def counts(self) -> dict[str, int]:
@@ -50,6 +51,7 @@ class MirrorReport:
     def summary(self) -> dict:
         return {"destination": self.destination, "counts": self.counts,
                 "bytes_copied": self.bytes_copied, "listing_calls": self.listing_calls,
+                "seconds": round(self.seconds, 3),
                 "failed": [r.to_json() for r in self.failed]}
 
     def table_rows(self) -> list[dict]:

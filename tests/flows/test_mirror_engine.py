@@ -202,6 +202,9 @@ def test_query_selects_by_project_keyword_and_sample(client, crucible_user, tmp_
     source = CrucibleSource(client)
     assert source.select(Query(keyword=keyword)) == [tagged]
     assert {tagged, other} <= set(source.select(Query(project_id=crucible_user.project_id)))
+    created = client.datasets.get(tagged)["creation_time"]
+    assert tagged in source.select(Query(keyword=keyword, created_since=created))
+    assert source.select(Query(keyword=keyword, created_since="2999-01-01T00:00:00+00:00")) == []
     parent = client.samples.create(sample_name=f"parent {keyword}", project_id=crucible_user.project_id)
     child = client.samples.create(sample_name=f"child {keyword}", project_id=crucible_user.project_id,
                                   parents=[parent["unique_id"]])
