@@ -22,6 +22,9 @@ DEFAULT_BUSY_PATTERNS: tuple[str, ...] = (
     "*.tmp", "*.part", "*.partial", "*.crdownload", "*.filepart", "~$*", ".~lock.*",
 )
 
+_SECRET_HINTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "pkey",
+                 "private_key", "api_key", "access_key")
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -100,6 +103,9 @@ class InstrumentEntry(_Strict):
     storage_options: dict[str, Any] | None = Field(
         default=None, description="fsspec options for worker_folder; no secrets (they show in the UI).",
     )
+    storage_secret: str | None = Field(
+        default=None, description="Prefect Secret block holding secret fsspec options (passwords, keys).",
+    )
     digest_cache: bool = True
     credentials: str | None = Field(default=None, description="CrucibleCredentials block name.")
 
@@ -129,6 +135,17 @@ class InstrumentEntry(_Strict):
                 raise ValueError(f"bad regex: {exc}") from None
             return value
         raise ValueError("must be 'stem', 'file' or 'regex:<pattern>'")
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key in value or {}:
+            if any(hint in key.lower() for hint in _SECRET_HINTS):
+                raise ValueError(
+                    f"{key!r} looks like a secret; event payloads and flow parameters are shown in "
+                    "the Prefect UI. Put it in a Prefect Secret block and name it in storage_secret"
+                )
+        return value
 
     @model_validator(mode="after")
     def _settle_within_quiet(self) -> "InstrumentEntry":
@@ -180,6 +197,7 @@ class InstrumentEntry(_Strict):
             "max_concurrency": self.max_concurrency,
             "concurrency_limit": self.concurrency_limit,
             "storage_options": self.storage_options,
+            "storage_secret": self.storage_secret,
             "digest_cache": self.digest_cache,
             "credentials": self.credentials,
         }

@@ -122,3 +122,11 @@ def test_schema_matches_the_ingest_flow_signature():
         if name in ("path", "instrument_name", "settle_seconds") or default is inspect.Parameter.empty:
             continue
         assert value == default, f"{name}: schema default {value!r} != flow default {default!r}"
+
+
+def test_secrets_in_storage_options_are_refused():
+    msg = _problems({"instruments": [_entry(storage_options={"host": "pc", "password": "x"})]})
+    assert "instruments[0] 'tem-01': storage_options: 'password' looks like a secret" in msg
+    assert "storage_secret" in msg
+    ok = parse_config({"instruments": [_entry(storage_options={"host": "pc"}, storage_secret="tem-share")]})
+    assert ok.instruments[0].flow_parameters("/data/tem/r")["storage_secret"] == "tem-share"
