@@ -38,6 +38,9 @@ class DigestCache:
             try:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 self._conn = sqlite3.connect(str(self._path), timeout=30, check_same_thread=False)
+                # A cache: losing the last entries in a power cut only costs a re-read.
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=OFF")
                 self._conn.execute(_SCHEMA)
                 self._conn.commit()
             except (OSError, sqlite3.Error):

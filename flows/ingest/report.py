@@ -8,6 +8,7 @@ ingested by design, e.g. zero-byte files) and ``failed`` (the run fails because 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -106,13 +107,14 @@ def report_from_state(state: Any) -> IngestReport:
 
 
 class Progress:
-    """A progress artifact that follows files as they finish (throttled, never fails the run)."""
+    """A progress artifact that follows files as they finish (at most one update every
+    ``min_interval_s``, plus the last one; never fails the run)."""
 
-    def __init__(self, total_files: int, description: str, *, min_step: float = 2.0):
+    def __init__(self, total_files: int, description: str, *, min_interval_s: float = 2.0):
         self.total = max(total_files, 1)
         self.done = 0
-        self._last = -100.0
-        self._min_step = min_step
+        self._last = 0.0
+        self._min_interval = min_interval_s
         self._lock = threading.Lock()
         self._id = None
         try:
@@ -126,9 +128,10 @@ class Progress:
         with self._lock:
             self.done += files
             pct = 100.0 * self.done / self.total
-            if self._id is None or (pct - self._last < self._min_step and self.done < self.total):
+            now = time.monotonic()
+            if self._id is None or (now - self._last < self._min_interval and self.done < self.total):
                 return
-            self._last = pct
+            self._last = now
         try:
             from prefect.artifacts import update_progress_artifact
 
