@@ -24,7 +24,8 @@ from crucible.mfid import mfid_from_uuid
 #: Bump only with a migration plan: changing it gives every dataset a new id.
 IDENTITY_SCHEME = "crucible-prefect/ingest/v1"
 
-HASH_CHUNK = 8 * 1024 * 1024
+#: Read size while hashing: big enough for full disk speed, small next to upload chunks.
+HASH_CHUNK = 1024 * 1024
 
 
 def group_identity(instrument: str, project: str, run: str, key: str,
