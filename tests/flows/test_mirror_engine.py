@@ -177,7 +177,9 @@ def test_sha256_mismatch_fails_the_file_and_leaves_no_partial(client, crucible_s
     assert read_tree(dest)[f"{base}/good.bin"] == good
 
 
-def test_server_faults_mid_mirror_are_survived(client, crucible_server, crucible_user, tmp_path):
+def test_server_faults_mid_mirror_are_survived(client, crucible_server, crucible_user, tmp_path,
+                                               caplog):
+    caplog.set_level("DEBUG")
     files = {f"f{i:02d}.bin": os.urandom(150_000 + i) for i in range(12)}
     dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
     crucible_server.set_faults(0.3, seed=7)
@@ -188,6 +190,8 @@ def test_server_faults_mid_mirror_are_survived(client, crucible_server, crucible
     finally:
         crucible_server.set_faults(0.0)
     assert sum(injected.values()) >= 3, injected  # the run really met dropped/5xx/429 answers
+    assert "sig=" not in caplog.text and crucible_user.api_key not in caplog.text
+    assert "/_downloads/" in caplog.text  # the retries were logged, signatures redacted
     assert not report.failed, report.failed
     tree = read_tree(dest)
     assert all(tree[f"{crucible_user.project_id}/{dsid}/{k}"] == v for k, v in files.items())

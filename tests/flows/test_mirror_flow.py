@@ -126,25 +126,23 @@ KILLABLE = textwrap.dedent("""
     sys.path.insert(0, {repo!r})
     import flows.mirror.fetch as fetch
     from crucible import CrucibleClient
+    from crucible.transfer import copy_url, stream_url
     from flows.mirror import CrucibleSource, Mirror, MirrorOptions, open_destination
 
     finished = 0
-    real_copy = fetch.copy_url
 
     def copy_then_hang(url, dest, **kw):
         # after {stop_after} files, the next one hangs mid-stream until this process is killed
         global finished
         if finished >= {stop_after}:
-            for chunk in fetch.copy_url.__wrapped_stream__(url):
+            for chunk in stream_url(url):
                 dest.write(chunk)
                 print("HANGING", flush=True)
                 time.sleep(3600)
-        result = real_copy(url, dest, **kw)
+        result = copy_url(url, dest, **kw)
         finished += 1
         return result
 
-    from crucible.transfer import stream_url
-    copy_then_hang.__wrapped_stream__ = stream_url
     fetch.copy_url = copy_then_hang
     client = CrucibleClient({api_url!r}, sys.stdin.readline().strip())
     dest = open_destination({dest!r})
