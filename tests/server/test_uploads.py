@@ -251,3 +251,26 @@ def test_legacy_multipart_upload_and_ingest_by_path(api, new_dataset, wait_inges
     bad = api.post(f"/datasets/{ds}/upload", data=b"--b\r\nContent-Disposition: form-data; name=\"files\"",
                    headers={"Content-Type": "multipart/form-data; boundary=b"})
     assert bad.status_code == 400
+
+
+def test_empty_file_completes_without_a_put(api, new_dataset):
+    ds = new_dataset()["unique_id"]
+    init = _init(api, ds, b"", name="nothing")
+    r = api.post(f"/datasets/{ds}/upload/complete", json={"upload_id": init["upload_id"]})
+    assert r.status_code == 200 and r.json()["size"] == 0
+    assert r.json()["sha256_hash"] == hashlib.sha256(b"").hexdigest()
+
+
+def test_not_requested_ingestion_waits_until_asked(api, new_dataset, upload, wait_ingested):
+    ds = new_dataset()["unique_id"]
+    f = upload(api, ds, b"later")
+    held = api.post(f"/files/{f['mfid']}/ingest", params={"status": "not_requested"}).json()
+    assert held["status"] == "not_requested"
+    assert api.get(f"/ingestion_requests/{held['id']}").json()["status"] == "not_requested"
+    assert api.get(f"/files/{f['mfid']}").json()["storage_path"] is None
+    go = api.post(f"/files/{f['mfid']}/ingest", params={"status": "requested"}).json()
+    assert go["id"] == held["id"] and go["status"] == "requested"
+    assert wait_ingested(api, go["id"])["status"] == "complete"
+    assert api.post(f"/files/{f['mfid']}/ingest", params={"status": "weird"}).status_code == 422
+    listed = api.get("/ingestion_requests", params={"dataset_mfid": ds}).json()
+    assert [r["id"] for r in listed["items"]] == [go["id"]]

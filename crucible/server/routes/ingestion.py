@@ -16,7 +16,7 @@ from ..schemas import IngestionPatch
 
 router = APIRouter(tags=["ingestion"])
 TERMINAL = {"complete", "failed", "not supported", "file not found", "file too large"}
-STATUSES = TERMINAL | {"requested", "started"}
+STATUSES = TERMINAL | {"requested", "started", "not_requested"}
 
 
 def ingestion_record(r: IngestionRequest) -> dict:
@@ -27,8 +27,15 @@ def ingestion_record(r: IngestionRequest) -> dict:
 
 
 def request_ingestion(request: Request, db, caller: Caller, conf, dsid: str, file_mfid: str | None,
-                      ingestion_class: str | None) -> dict:
-    """Open a request; return the existing one if the file already has a live request."""
+                      ingestion_class: str | None, status: str | None = None) -> dict:
+    """Open a request; return the existing one if the file already has a live request.
+
+    ``status=not_requested`` (nano-crucible 3.3 ``skip_ingestion``) registers a request the worker
+    leaves alone; a later plain request turns that same record into ``requested``.
+    """
+    status = status or "requested"
+    if status not in ("requested", "not_requested"):
+        raise HTTPException(422, "status must be 'requested' or 'not_requested'")
     ds = get_entity(db, caller, dsid, "dataset")
     check_write(db, caller, ds)
     cls = ingestion_class or conf.default_ingestor
@@ -40,8 +47,12 @@ def request_ingestion(request: Request, db, caller: Caller, conf, dsid: str, fil
             IngestionRequest.status.not_in(["failed", "not supported", "file not found",
                                             "file too large"])).order_by(IngestionRequest.id.desc()))
         if live is not None:
+            if live.status == "not_requested" and status == "requested":
+                live.status, live.ingestion_class = "requested", cls
+                db.commit()
+                request.app.state.worker.wake()
             return ingestion_record(live)
-    req = IngestionRequest(status="requested", ingestion_class=cls, dataset_mfid=dsid,
+    req = IngestionRequest(status=status, ingestion_class=cls, dataset_mfid=dsid,
                            file_mfid=file_mfid, requester_id=caller.user_id)
     db.add(req)
     db.commit()
@@ -59,18 +70,19 @@ def _file(db, caller: Caller, mfid: str) -> File:
 
 @router.post("/files/{mfid}/ingest")
 def ingest_file(mfid: str, request: Request, db: DB, caller: Who, conf: Conf,
-                ingestion_class: Optional[str] = None):
+                ingestion_class: Optional[str] = None, status: Optional[str] = None):
     f = _file(db, caller, mfid)
-    return request_ingestion(request, db, caller, conf, f.dataset_mfid, f.mfid, ingestion_class)
+    return request_ingestion(request, db, caller, conf, f.dataset_mfid, f.mfid, ingestion_class,
+                             status)
 
 
 @router.post("/datasets/{dsid}/files/{mfid}/ingest")
 def ingest_dataset_file(dsid: str, mfid: str, request: Request, db: DB, caller: Who, conf: Conf,
-                        ingestion_class: Optional[str] = None):
+                        ingestion_class: Optional[str] = None, status: Optional[str] = None):
     f = _file(db, caller, mfid)
     if f.dataset_mfid != dsid:
         raise HTTPException(404, f"File {mfid} not found in dataset {dsid}")
-    return request_ingestion(request, db, caller, conf, dsid, f.mfid, ingestion_class)
+    return request_ingestion(request, db, caller, conf, dsid, f.mfid, ingestion_class, status)
 
 
 @router.post("/datasets/{dsid}/ingest")
@@ -99,7 +111,10 @@ def _get_request(db, caller: Caller, rid: int) -> IngestionRequest:
 
 @router.get("/ingestion_requests")
 def list_requests(db: DB, caller: Who, dataset_id: Optional[str] = None, file_id: Optional[str] = None,
-                  status: Optional[str] = None, limit: Limit = 100, offset: Offset = 0):
+                  status: Optional[str] = None, limit: Limit = 100, offset: Offset = 0,
+                  dataset_mfid: Optional[str] = None, file_mfid: Optional[str] = None):
+    """``dataset_mfid``/``file_mfid`` are the names nano-crucible 3.3 sends."""
+    dataset_id, file_id = dataset_id or dataset_mfid, file_id or file_mfid
     q = (select(IngestionRequest).join(Entity, Entity.unique_id == IngestionRequest.dataset_mfid)
          .where(visible_clause(caller)))
     if dataset_id is not None:
