@@ -1,4 +1,5 @@
-"""The API key never reaches Prefect: not in parameters, task runs, states, results or logs.
+"""The API key never reaches Prefect: not in parameters, task runs, states, events, results
+or logs.
 
 Everything is read back through the Prefect API after the flow ran, as the UI would show it.
 """
@@ -16,6 +17,7 @@ import pytest
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventRelatedFilter
 from prefect.logging.handlers import APILogHandler
 from prefect.settings import (
     PREFECT_LOCAL_STORAGE_PATH,
@@ -41,6 +43,26 @@ def _stored_bytes(path: Path) -> bytes:
     except ValueError:
         value = pickle.loads(base64.b64decode(raw))
     return raw + pickle.dumps(value) + repr(value).encode()
+
+
+def _read_events(client, flow_run_id, wanted: set[str], timeout: float = 60.0) -> list:
+    """Events about the flow run and its task runs, once the ``wanted`` kinds are stored (the
+    server persists events in batches, a few seconds after they happen)."""
+    resource = f"prefect.flow-run.{flow_run_id}"
+    filters = (EventFilter(any_resource=EventAnyResourceFilter(id=[resource])),
+               EventFilter(related=EventRelatedFilter(id=[resource])))
+    deadline = time.monotonic() + timeout
+    while True:
+        events = []
+        for event_filter in filters:
+            page = client.read_events(filter=event_filter, limit=50)
+            events.extend(page.events)
+            while page.next_page:
+                page = client.read_events_page(page.next_page)
+                events.extend(page.events)
+        if wanted <= {e.event for e in events} or time.monotonic() > deadline:
+            return events
+        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -79,17 +101,16 @@ def test_api_key_never_reaches_the_prefect_api(crucible_credentials, crucible_us
     results_dir = tmp_path / "results"
     with temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True,
                              PREFECT_LOCAL_STORAGE_PATH: results_dir}):
-        t0 = time.perf_counter()
         state = secretive(crucible_credentials, "crucible-test", str(data), return_state=True)
         out = state.result()
         flow_run_id = state.state_details.flow_run_id
-        t1 = time.perf_counter()
         task_runs = read_task_runs(flow_run_id, expected=4)
-        print(f"flow {t1 - t0:.1f}s, task runs recorded after {time.perf_counter() - t1:.1f}s")
         with get_client(sync_client=True) as client:
             flow_run = client.read_flow_run(flow_run_id)
             logs = client.read_logs(
                 log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+            events = _read_events(client, flow_run_id,
+                                  {"prefect.task-run.Completed", "prefect.task-run.Failed"})
             # Task results are only metadata in the API (our tasks do not cache, so Prefect
             # writes no task result files); the flow's result is stored and read back here.
             results = [flow_run.state.result()]
@@ -99,6 +120,7 @@ def test_api_key_never_reaches_the_prefect_api(crucible_credentials, crucible_us
         {"flow_run": flow_run.model_dump(mode="json"),
          "task_runs": [tr.model_dump(mode="json") for tr in task_runs],
          "logs": [log.model_dump(mode="json") for log in logs],
+         "events": [event.model_dump(mode="json") for event in events],
          "results": [repr(r) for r in results]},
         default=str)
     stored = b"".join(_stored_bytes(p) for p in results_dir.rglob("*") if p.is_file())
@@ -111,6 +133,7 @@ def test_api_key_never_reaches_the_prefect_api(crucible_credentials, crucible_us
     assert "crucible-test" in api_text  # the block name parameter
     assert any("POST" in log.message or "GET" in log.message for log in logs)  # client DEBUG
     assert "404" in api_text  # the failed task's message
+    assert {"prefect.task-run.Completed", "prefect.task-run.Failed"} <= {e.event for e in events}
     assert "**********" in json.dumps(flow_run.parameters)  # the block parameter, masked
     # ... and never the key.
     assert key not in api_text
