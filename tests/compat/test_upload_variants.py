@@ -61,7 +61,6 @@ def test_signed_multipart_dedups_a_second_upload(nano, crucible_user, tmp_path):
     assert not [t for t in nano.last_trace if t["method"] == "PUT"]
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: empty upload cannot complete (fix after 05:40)")
 def test_an_empty_file_completes_without_any_put(nano, crucible_user, tmp_path):
     dsid = _dataset(nano, crucible_user, "compat empty")
     empty = tmp_path / "empty.dat"
@@ -77,7 +76,6 @@ def test_an_empty_file_completes_without_any_put(nano, crucible_user, tmp_path):
     assert Path(path).read_bytes() == b""
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: ?status=not_requested still ingests (fix after 05:40)")
 def test_skip_ingestion_registers_without_ingesting_until_asked(nano, crucible_user, tmp_path):
     dsid = _dataset(nano, crucible_user, "compat skip")
     data = tmp_path / "later.txt"
@@ -95,7 +93,6 @@ def test_skip_ingestion_registers_without_ingesting_until_asked(nano, crucible_u
     assert nano.call("files.get", mfid)["storage_path"]
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: /ingestion_requests ignores dataset_mfid (fix after 05:40)")
 def test_ingestion_list_filters_by_dataset(nano, crucible_user, tmp_path):
     mine, other = (_dataset(nano, crucible_user, f"compat ingest list {i}") for i in (1, 2))
     for dsid in (mine, other):
