@@ -15,7 +15,6 @@ Uses PREFECT_API_URL when set, else starts a temporary Prefect server (heartbeat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile

@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as _replace
 from typing import Callable
 
 from .destination import Destination
@@ -93,9 +93,10 @@ class Mirror:
             try:
                 if remote.path_error:
                     raise UnsafePathError(remote.path_error)
-                path = render(self.options.template, {**fields, "relative_path": remote.relative_path,
-                                                      "filename": (remote.relative_path or "").rsplit("/", 1)[-1],
-                                                      "file_id": remote.file_id})
+                relative = remote.relative_path or ""
+                path = render(self.options.template, {
+                    **fields, "relative_path": relative, "file_id": remote.file_id,
+                    "filename": relative.rsplit("/", 1)[-1]})
                 self._claim(path, (dataset_id, remote.file_id))
             except UnsafePathError as exc:
                 results.append(self._done(FileResult(dataset_id, _shown(remote), FAILED,
@@ -245,9 +246,3 @@ def _shown(remote: RemoteFile) -> str:
 
 def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _replace(result: FileResult, **changes) -> FileResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)

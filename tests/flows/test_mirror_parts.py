@@ -7,7 +7,6 @@ import http.server
 import threading
 import uuid
 
-import fsspec
 import pytest
 
 from flows.mirror.destination import Destination, open_destination
