@@ -211,6 +211,7 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
                 with Ledger(ledger) as book:
                     assert list(book.rows()) == [], "the watcher called a growing run finished"
         writing["c.tif"].rename(session / "c.tif")  # rename-on-close: the last change
+        last_change = time.time()
         assert ingest_runs(deployment.id, str(session)) == [], "a flow run started while files grew"
         for rel, data in FINAL.items():
             assert (session / rel).read_bytes() == data
@@ -229,6 +230,9 @@ def test_instrument_to_crucible(prefect_backend, crucible_server, crucible_env, 
         assert run.parameters["sample_ids"] == [sample_id] and run.parameters["settle_seconds"] == 2
 
         phase("ingest run finished")
+        started = run.start_time.timestamp() if run.start_time else float("nan")
+        print(f"[e2e] flow run started {started - last_change - QUIET_SECONDS:.1f} s after the "
+              f"quiet period ended (quiet period {QUIET_SECONDS:g} s)", flush=True)
         # 5. datasets, files (sha256 of the *final* content), parent->child and sample links
         datasets = user.datasets.list(limit=None, session_name=session.name)
         ids = {d["unique_id"] for d in datasets}
