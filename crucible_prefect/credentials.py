@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 if TYPE_CHECKING:
     from crucible import CrucibleClient
@@ -86,6 +86,22 @@ class CrucibleCredentials(CredentialsBlock):
         gt=0,
         description="Upper bound in seconds on the time one HTTP request may spend retrying.",
     )
+
+    @field_validator("api_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("api_url must be an http(s) URL such as "
+                             "https://crucible.lbl.gov/api/v2")
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("api_key is empty")
+        return value
 
     def get_client(self) -> "CrucibleClient":
         """A configured `crucible.CrucibleClient`, shared by every caller in this process."""

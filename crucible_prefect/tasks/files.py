@@ -66,11 +66,15 @@ def upload_files(
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"upload_files: not regular files: {missing}")
+    relatives = [_relative(p, base_dir) for p in files]
+    clashes = sorted({r for r in relatives if relatives.count(r) > 1})
+    if clashes:
+        raise ValueError(f"upload_files: several files would be stored as {clashes}; "
+                         f"pass base_dir to keep their folders apart")
     client = client_for(credentials)
     log = run_logger()
     results = []
-    for path in files:
-        relative = path.relative_to(base_dir).as_posix() if base_dir else path.name
+    for path, relative in zip(files, relatives):
         record = plain(client.datasets.upload_file(dataset_id, str(path),
                                                    relative_path=relative, ingest=False))
         request = None
@@ -165,6 +169,15 @@ def download_dataset(
     run_logger().info("Downloaded dataset %s: %d files under %s", dataset_id, len(paths),
                       output_dir)
     return paths
+
+
+def _relative(path: Path, base_dir: str | None) -> str:
+    if not base_dir:
+        return path.name
+    try:
+        return path.resolve().relative_to(Path(base_dir).resolve()).as_posix()
+    except ValueError:
+        raise ValueError(f"upload_files: {path} is not inside base_dir {base_dir}") from None
 
 
 def _ensure_ingestion(client: Any, file_id: str, ingestion_class: str | None) -> dict[str, Any]:

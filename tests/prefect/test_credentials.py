@@ -49,6 +49,11 @@ def test_missing_or_bad_values_are_rejected():
         CrucibleCredentials(api_url="http://x", api_key="k", read_timeout=0)
     with pytest.raises(ValueError):
         CrucibleCredentials(api_url="http://x", api_key="k", retry_attempts=0)
+    with pytest.raises(ValueError, match="http"):
+        CrucibleCredentials(api_url="crucible.lbl.gov/api/v2", api_key="k")
+    with pytest.raises(ValueError, match="empty"):
+        CrucibleCredentials(api_url="http://x", api_key="  ")
+    assert CrucibleCredentials(api_url="http://x/api/v2/", api_key="k").api_url == "http://x/api/v2"
 
 
 def test_client_cache_keys_on_the_key_not_the_mask():

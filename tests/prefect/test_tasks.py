@@ -139,13 +139,20 @@ def test_request_deletion_is_filed_once(crucible_credentials, crucible_user):
     assert second["id"] == first["id"]  # the open request is reused, not filed twice
 
 
-def test_bad_input_fails_clearly(crucible_credentials):
+def test_bad_input_fails_clearly(crucible_credentials, tmp_path):
+    one = tmp_path / "one.txt"
+    one.write_text("1")
     with pytest.raises(ValueError, match="sha256"):
         cp.find_files_by_sha256.fn("abc", credentials=crucible_credentials)
     with pytest.raises(TypeError, match="list"):
-        cp.upload_files.fn("x", "/etc/hostname", credentials=crucible_credentials)
+        cp.upload_files.fn("x", str(one), credentials=crucible_credentials)
     with pytest.raises(FileNotFoundError, match="not regular files"):
         cp.upload_files.fn("x", ["/no/such/file"], credentials=crucible_credentials)
+    with pytest.raises(ValueError, match="not inside base_dir"):
+        cp.upload_files.fn("x", [str(one)], base_dir=str(tmp_path / "elsewhere"),
+                           credentials=crucible_credentials)
+    with pytest.raises(ValueError, match="several files"):
+        cp.upload_files.fn("x", [str(one), str(one)], credentials=crucible_credentials)
     with pytest.raises(ValueError, match="request_type"):
         cp.request_processing.fn("x", "frobnicate", credentials=crucible_credentials)
     with pytest.raises(TypeError, match="credentials"):
