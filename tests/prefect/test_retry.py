@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import requests
 from prefect.states import Completed, Failed
 
 from crucible.errors import (ChecksumMismatchError, CrucibleConnectionError, TransferError,
                              error_for_status)
-from crucible_prefect import create_dataset, get_dataset, request_processing
+from crucible.resources.ingestions import IngestionFailed
+from crucible_prefect import IngestionFailedError, create_dataset, get_dataset, request_processing
 from crucible_prefect.retry import TASK_RETRIES, is_transient, retry_on_transient
 
 
@@ -29,6 +32,12 @@ def test_connection_errors_are_retried_data_errors_are_not():
     assert not is_transient(ChecksumMismatchError("f", "a" * 64, "b" * 64))
     assert not is_transient(ValueError("bad input"))
     assert not is_transient(FileNotFoundError("gone"))
+    assert not is_transient(TimeoutError("ingestion request 7 still 'started' after 600s"))
+    failed = IngestionFailedError({"id": 7, "status": "failed", "error_message": "bad header"})
+    assert not is_transient(failed)
+    again = pickle.loads(pickle.dumps(failed))  # Prefect keeps exceptions in failed states
+    assert isinstance(again, IngestionFailed) and again.request["id"] == 7
+    assert "bad header" in str(again)
     try:
         try:
             raise requests.ConnectionError("storage went away")
