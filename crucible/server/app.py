@@ -17,7 +17,7 @@ from .schemas import DatasetIn, SampleIn
 from .settings import API_PREFIX, Settings
 from .signing import Signer
 from .storage import Storage
-from . import legacy_upload, uploads
+from . import legacy_upload, multipart, uploads
 
 
 def _signing_secret(sessions) -> bytes:
@@ -72,6 +72,8 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.include_router(files.raw_router)
     app.include_router(uploads.router)
     app.include_router(legacy_upload.router, prefix=API_PREFIX)
+    app.include_router(multipart.router, prefix=API_PREFIX)
+    app.include_router(multipart.raw_router)
     app.include_router(admin.router)
     return app
 

@@ -158,7 +158,18 @@ class Upload(Base):
     crc32c: Mapped[str | None] = mapped_column(String)  # base64, set when all bytes arrived
     sha256_actual: Mapped[str | None] = mapped_column(String)
     file_mfid: Mapped[str | None] = mapped_column(String)  # set by complete
+    part_size: Mapped[int | None] = mapped_column(Integer)  # signed multipart uploads only
     creation_time: Mapped[str] = mapped_column(String, default=now_iso)
+
+
+class UploadPart(Base):
+    """A received part of a signed multipart upload (its bytes are on disk)."""
+
+    __tablename__ = "upload_parts"
+    upload_id: Mapped[str] = mapped_column(String, primary_key=True)
+    part_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    crc32c: Mapped[str] = mapped_column(String)
 
 
 class IngestionRequest(Base):

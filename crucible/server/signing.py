@@ -18,13 +18,18 @@ class Signer:
         msg = f"{file_mfid}:{expires}".encode()
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()
 
+    def sign(self, message: str, ttl_s: int | None = None) -> tuple[int, str]:
+        """(expires, signature) for any capability ``message`` (e.g. one upload part)."""
+        expires = int(time.time()) + (self.ttl_s if ttl_s is None else ttl_s)
+        return expires, self._sig(message, expires)
+
     def url(self, file_mfid: str, ttl_s: int | None = None) -> str:
         expires = int(time.time()) + (self.ttl_s if ttl_s is None else ttl_s)
         return (f"{self.base_url}/_downloads/{quote(file_mfid)}"
                 f"?expires={expires}&sig={self._sig(file_mfid, expires)}")
 
     def check(self, file_mfid: str, expires: str | None, sig: str | None) -> bool:
-        """True if the signature is ours and has not expired."""
+        """True if the signature (of a file mfid or a ``sign`` message) is ours and unexpired."""
         if not expires or not sig:
             return False
         try:

@@ -20,6 +20,10 @@ class Storage:
     def part(self, upload_id: str) -> Path:
         return self.uploads / f"{upload_id}.part"
 
+    def parts_dir(self, upload_id: str) -> Path:
+        """Parts of a signed multipart upload, one file per part number."""
+        return self.uploads / f"{upload_id}.parts"
+
     def staged_file(self, mfid: str) -> Path:
         return self.staged / mfid
 

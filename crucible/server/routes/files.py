@@ -8,12 +8,12 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ...mfid import new_mfid
 from ..auth import Caller, can_read, check_write, visible_clause
-from ..db import Entity, File, Upload
+from ..db import Entity, File, Upload, UploadPart
 from ..deps import DB, Conf, Limit, Offset, Who
 from ..records import get_entity, off_envelope
 from ..schemas import UploadComplete, UploadInitiate
@@ -65,37 +65,40 @@ def initiate_multipart(dsid: str, db: DB, caller: Who):
                              "use /upload/initiate (resumable)")
 
 
-@router.post("/datasets/{dsid}/upload/multipart/initiate")
-def initiate_signed_multipart(dsid: str, db: DB, caller: Who):
-    """Newer clients try signed multipart first; this is how a server says it is switched off."""
-    get_entity(db, caller, dsid, "dataset")
-    raise HTTPException(503, "Signed multipart uploads are disabled on this server; "
-                             "use /upload/initiate (resumable)")
-
-
 @router.post("/datasets/{dsid}/upload/complete")
 def complete(dsid: str, body: UploadComplete, request: Request, db: DB, caller: Who):
     """Register a fully received upload as a file. Idempotent per ``upload_id``."""
+    ds, upload = writable_upload(db, caller, dsid, body.upload_id)
+    if upload.file_mfid is None and upload.size == 0 and upload.sha256_actual is None:
+        # an empty file needs no PUT at all
+        upload.sha256_actual, upload.crc32c = hashlib.sha256(b"").hexdigest(), "AAAAAA=="
+    return finish_upload(request, db, ds, upload, body.sha256_hash)
+
+
+def writable_upload(db: Session, caller: Caller, dsid: str, upload_id: str) -> tuple[Entity, Upload]:
     ds = get_entity(db, caller, dsid, "dataset")
     check_write(db, caller, ds)
-    upload = db.get(Upload, body.upload_id)
+    upload = db.get(Upload, upload_id)
     if upload is None or upload.dataset_mfid != dsid:
-        raise HTTPException(404, f"Upload {body.upload_id} not found for dataset {dsid}")
+        raise HTTPException(404, f"Upload {upload_id} not found for dataset {dsid}")
+    return ds, upload
+
+
+def finish_upload(request: Request, db: Session, ds: Entity, upload: Upload,
+                  sha256_hash: Optional[str]) -> dict:
+    """Turn the upload's assembled blob (at ``storage.part``) into a file row; shared by the
+    resumable and the signed multipart routes. A sha256 mismatch discards the upload (422)."""
+    dsid = ds.unique_id
     if upload.file_mfid is not None:
         f = db.scalar(select(File).where(File.mfid == upload.file_mfid))
         if f is not None:
             return file_record(f, ds.id)
-    if upload.size == 0 and upload.sha256_actual is None:  # nothing to PUT for an empty file
-        upload.sha256_actual, upload.crc32c = hashlib.sha256(b"").hexdigest(), "AAAAAA=="
     if upload.received != upload.size or upload.sha256_actual is None:
         raise HTTPException(422, f"Upload incomplete: {upload.received} of {upload.size} bytes received")
     storage = request.app.state.storage
-    wanted = {h.lower() for h in (body.sha256_hash, upload.sha256_hash) if h}
+    wanted = {h.lower() for h in (sha256_hash, upload.sha256_hash) if h}
     if any(h != upload.sha256_actual for h in wanted):
-        storage.part(upload.upload_id).unlink(missing_ok=True)
-        db.delete(upload)
-        db.commit()
-        request.app.state.upload_states.pop(body.upload_id, None)
+        discard_upload(request, db, upload)
         raise HTTPException(422, f"sha256 mismatch: received data hashes to {upload.sha256_actual}; "
                                  "the upload was discarded, start a new one")
     existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
@@ -117,8 +120,21 @@ def complete(dsid: str, body: UploadComplete, request: Request, db: DB, caller: 
     except Exception:
         os.replace(staged, storage.part(upload.upload_id))
         raise
-    request.app.state.upload_states.pop(body.upload_id, None)
+    request.app.state.upload_states.pop(upload.upload_id, None)
     return file_record(f, ds.id)
+
+
+def discard_upload(request: Request, db: Session, upload: Upload) -> None:
+    """Remove an upload and everything received for it."""
+    import shutil
+
+    storage = request.app.state.storage
+    storage.part(upload.upload_id).unlink(missing_ok=True)
+    shutil.rmtree(storage.parts_dir(upload.upload_id), ignore_errors=True)
+    db.execute(delete(UploadPart).where(UploadPart.upload_id == upload.upload_id))
+    db.delete(upload)
+    db.commit()
+    request.app.state.upload_states.pop(upload.upload_id, None)
 
 
 @router.get("/datasets/{dsid}/files")
