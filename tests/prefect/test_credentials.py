@@ -103,3 +103,19 @@ def test_prefect_block_register_module(prefect_backend):
         block_type = client.read_block_type_by_slug("crucible-credentials")
     assert block_type.name == "Crucible Credentials"
     assert str(block_type.logo_url) == CrucibleCredentials._logo_url
+
+
+def test_prefect_finds_the_block_through_the_collections_entry_point():
+    code = (
+        "from importlib.metadata import entry_points\n"
+        "assert 'crucible_prefect' in {e.name for e in entry_points(group='prefect.collections')}\n"
+        "from prefect.plugins import load_prefect_collections\n"
+        "load_prefect_collections()\n"
+        "from prefect.blocks.core import Block\n"
+        "cls = Block.get_block_class_from_key('crucible-credentials')\n"
+        "print(cls.__module__, cls.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == ["crucible_prefect.credentials", "CrucibleCredentials"]
