@@ -24,7 +24,6 @@ def _dataset(nano, crucible_user, name):
                                          "project_id": crucible_user.project_id})["dataset_mfid"]
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: signed multipart flow (fix after 05:40)")
 def test_create_with_files_uses_signed_multipart_and_round_trips(nano, crucible_user, tmp_path):
     data = tmp_path / "frames.raw"
     data.write_bytes(os.urandom(17 * MIB + 5))
@@ -47,7 +46,6 @@ def test_create_with_files_uses_signed_multipart_and_round_trips(nano, crucible_
     assert [Path(p).read_bytes() == data.read_bytes() for p in out] == [True]
 
 
-@pytest.mark.xfail(strict=True, reason="server gap: signed multipart flow (fix after 05:40)")
 def test_signed_multipart_dedups_a_second_upload(nano, crucible_user, tmp_path):
     dsid = _dataset(nano, crucible_user, "compat signed dedup")
     data = tmp_path / "same.bin"
