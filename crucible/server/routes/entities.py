@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import delete, func
 
+from ..auth import check_write
 from ..db import Entity, Link
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ..entities import create_entity, patch_entity
@@ -17,7 +18,6 @@ from ..records import (
     entity_query, get_entity, keyset_page, linked_ids, off_envelope, offset_page, parse_bool, record,
     records,
 )
-from ..auth import check_write
 from ..schemas import set_fields
 
 RESERVED = {"limit", "offset", "cursor", "include_metadata", "include_links", "include_owner",
@@ -28,11 +28,13 @@ def list_filters(request: Request) -> dict[str, str]:
     return {k: v for k, v in request.query_params.items() if k not in RESERVED}
 
 
+INCLUDES = ("include_metadata", "include_links", "include_owner")
+
+
 def includes(request: Request) -> dict[str, bool]:
+    """The ``include_*`` flags present in the query, parsed as booleans (any case)."""
     q = request.query_params
-    return {name: parse_bool(q[key], key) for name, key in (
-        ("include_metadata", "include_metadata"), ("include_links", "include_links"),
-        ("include_owner", "include_owner")) if key in q}
+    return {key: parse_bool(q[key], key) for key in INCLUDES if key in q}
 
 
 def link_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
