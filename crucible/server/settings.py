@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 API_PREFIX = "/api/v2"
@@ -25,9 +25,7 @@ class Settings:
     ingest_mode: str = "auto"
     link_ttl_s: int = 3600
     chunk_size_hint: int = 8 * 1024 * 1024
-    max_page: int = 1000
     default_ingestor: str = "ApiUploadIngestor"
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
