@@ -274,3 +274,12 @@ def test_not_requested_ingestion_waits_until_asked(api, new_dataset, upload, wai
     assert api.post(f"/files/{f['mfid']}/ingest", params={"status": "weird"}).status_code == 422
     listed = api.get("/ingestion_requests", params={"dataset_mfid": ds}).json()
     assert [r["id"] for r in listed["items"]] == [go["id"]]
+
+
+def test_admin_can_patch_file_names(api, admin, new_dataset, upload):
+    ds = new_dataset()["unique_id"]
+    f = upload(api, ds, b"renamed")
+    assert api.patch(f"/files/{f['mfid']}", json={"storage_path": "x"}).status_code == 403
+    r = admin.patch(f"/files/{f['mfid']}", json={"storage_path": f"mf-storage-prod/{ds}/../../evil"})
+    assert r.status_code == 200 and r.json()["storage_path"].endswith("/../../evil")
+    assert admin.patch(f"/files/{f['mfid']}", json={"size": 1}).status_code == 422

@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ...mfid import new_mfid
-from ..auth import Caller, can_read, check_write, visible_clause
+from ..auth import Caller, can_read, check_write, require_admin, visible_clause
 from ..db import Entity, File, Upload, UploadPart
 from ..deps import DB, Conf, Limit, Offset, Who
 from ..records import get_entity, off_envelope
@@ -163,6 +163,22 @@ def list_files(db: DB, caller: Who, sha256_hash: Optional[str] = None,
 @router.get("/files/{mfid}")
 def get_file(mfid: str, db: DB, caller: Who):
     f, ds = _file_for(db, caller, mfid)
+    return file_record(f, ds.id)
+
+
+@router.patch("/files/{mfid}")
+def patch_file(mfid: str, body: dict, db: DB, caller: Who):
+    """Admin correction of a file's names (metadata only; the blob stays under its mfid)."""
+    require_admin(caller)
+    f, ds = _file_for(db, caller, mfid)
+    unknown = set(body) - {"filename", "storage_path"}
+    if unknown:
+        raise HTTPException(422, f"Only filename and storage_path can be changed, not {sorted(unknown)}")
+    for key, value in body.items():
+        if value is not None and not isinstance(value, str):
+            raise HTTPException(422, f"{key} must be a string or null")
+        setattr(f, key, value)
+    db.commit()
     return file_record(f, ds.id)
 
 
