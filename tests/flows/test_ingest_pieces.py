@@ -211,3 +211,19 @@ def test_batches_balance_bytes_and_keep_every_group_once():
     assert len(alone) == 1  # the big group does not hold up small ones
     assert make_batches(groups[:3], max_concurrency=8) == [[g] for g in groups[:3]]
     assert make_batches([], max_concurrency=8) == []
+
+
+def test_a_group_that_grows_while_it_is_read_is_held_back(tmp_path):
+    from flows.ingest.worker import RunContext, ingest_group
+
+    path = _write(tmp_path, "run/scan.ser", b"a" * 1000)
+    _write(tmp_path, "run/scan.emi", b"e" * 10)
+    source = discovery.open_source(str(tmp_path / "run"))
+    (group,) = grouping.group_files(discovery.list_files(source))
+    with open(path, "ab") as fh:  # the instrument appends after discovery, before hashing
+        fh.write(b"b" * 500)
+    ctx = RunContext(fs=source.fs, protocol="file", source_url=str(tmp_path), is_local=True,
+                     instrument="X", project="P", run="run", owner="o", mode="files")
+    result = ingest_group(None, ctx, group)  # held back before any Crucible call
+    assert {r.status for r in result.rows} == {"held"}
+    assert "scan.ser" in result.rows[0].reason and result.dataset_id is None
