@@ -79,7 +79,13 @@ def _finish(report: IngestReport, key: str) -> Any:
         publish(report, key=key)
     except Exception as exc:  # artifacts are a convenience; never lose the report over them
         run_logger().warning("could not publish the ingest artifacts: %s", exc)
-    run_logger().info(report.summary())
+    logger = run_logger()
+    bad = [r for r in report.files if r.status in ("failed", "held")]
+    for row in bad[:20]:
+        logger.warning("%s %s: %s", row.status, row.file, row.reason)
+    if len(bad) > 20:
+        logger.warning("... and %d more (see the table artifact)", len(bad) - 20)
+    logger.info(report.summary())
     if report.ok:
         return Completed(message=report.summary(), data=report)
     bad_pp = any(p.get("status") != "complete" for p in report.post_processing)
