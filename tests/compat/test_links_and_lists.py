@@ -28,6 +28,9 @@ def family(nano, crucible_user):
         "$model": "Sample", "sample_name": f"wafer {tag}", "sample_type": "thin film",
         "project_id": crucible_user.project_id, "description": "compat sample"})
     ids["sample"] = sample["unique_id"]
+    ids["loose"] = nano.call("samples.create", {  # never linked: lists must leave it out
+        "$model": "Sample", "sample_name": f"offcut {tag}", "project_id": crucible_user.project_id,
+    })["unique_id"]
     ids["sample_record"] = sample
     ids["tag"] = tag
     nano.call("link", ids["parent"], ids["sample"])
