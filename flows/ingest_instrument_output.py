@@ -244,8 +244,8 @@ def ingest_instrument_output(
 def _run_groups(ctx: RunContext, ops: CrucibleOps, groups: list[FileGroup], credentials: Any,
                 max_concurrency: int, concurrency_limit: str | None,
                 report: IngestReport) -> list[GroupResult]:
-    """Skip what is already complete (one listing), run the rest as bounded parallel tasks."""
-    results, todo = _already_complete(ctx, ops, groups)
+    """Look the run up (one listing), run what is not complete as bounded parallel tasks."""
+    results, todo = _look_up_run(ctx, ops, groups)
     if not todo:
         return results
     progress = Progress(sum(len(g.files) for g in groups), f"files of {ctx.run}")
@@ -268,32 +268,41 @@ def _run_groups(ctx: RunContext, ops: CrucibleOps, groups: list[FileGroup], cred
     return results
 
 
-def _already_complete(ctx: RunContext, ops: CrucibleOps,
-                      groups: list[FileGroup]) -> tuple[list[GroupResult], list[FileGroup]]:
-    """Groups whose digests are in the local ledger and whose datasets are already complete:
-    found with one listing of the run's datasets (or of the single dataset's files)."""
-    known = [(g, cached_digests(ctx, g)) for g in groups]
-    if not any(d for _, d in known):
-        return [], list(groups)
+def _look_up_run(ctx: RunContext, ops: CrucibleOps,
+                 groups: list[FileGroup]) -> tuple[list[GroupResult], list[FileGroup]]:
+    """The lookup before anything is created: one listing of this run's datasets.
+
+    The listing is filtered by project, instrument and ``session_name`` = run, so its cost
+    follows the run's size (one call per 1000 datasets), never the project's. It fills
+    ``ctx.known`` (id -> dataset with metadata), so a group whose id is listed is not created
+    again. Groups whose digests are all in the local ledger and whose datasets are complete are
+    finished right here, without a task or a byte read. (Mode ``single``: the dataset's files.)
+    """
+    if not groups:
+        return [], []
+    cached = [(g, cached_digests(ctx, g)) for g in groups]
     done: list[GroupResult] = []
     todo: list[FileGroup] = []
     if ctx.mode == "single":
-        files = ops.dataset_files(ctx.run_dataset.id) if ops.get_dataset(ctx.run_dataset.id) else []
+        if not any(d for _, d in cached):
+            return [], list(groups)
+        container = ctx.run_dataset.id
+        files = ops.dataset_files(container) if ops.get_dataset(container) else []
         stored = {f.get("sha256_hash") for f in files if f.get("storage_path")}
-        for group, digests in known:
+        for group, digests in cached:
             if digests and set(digests.values()) <= stored:
-                done.append(GroupResult(_rows(group, "exists", dataset_id=ctx.run_dataset.id),
-                                        dataset_id=ctx.run_dataset.id))
+                done.append(GroupResult(_rows(group, "exists", dataset_id=container),
+                                        dataset_id=container))
                 ctx.run_dataset.seen_complete()
             else:
                 todo.append(group)
         return done, todo
     existing = ops.list_run_datasets(project_id=ctx.project, instrument_name=ctx.instrument,
                                      session_name=ctx.run)
-    complete = {d.get("unique_id") for d in existing if is_complete(d)}
-    for group, digests in known:
+    ctx.known = {d["unique_id"]: d for d in existing if d.get("unique_id")}
+    for group, digests in cached:
         dsid = group_dataset_id(ctx, group, digests) if digests else None
-        if dsid in complete:
+        if dsid is not None and is_complete(ctx.known.get(dsid)):
             done.append(GroupResult(_rows(group, "exists", dataset_id=dsid), dataset_id=dsid))
         else:
             todo.append(group)

@@ -36,12 +36,12 @@ class CrucibleOps:
             return None
 
     def ensure_dataset(self, record: dict) -> tuple[dict, bool]:
-        """Find or create the dataset with ``record``'s unique_id; (dataset, created_here).
+        """Create the dataset with ``record``'s unique_id, or find it; (dataset, created_here).
 
-        The lookup *is* the create: the id is deterministic, so the POST either makes the
-        dataset or answers 409, and only then is it read (with its metadata, to see whether it
-        is complete). One call for a new dataset, two for an existing one; a lost response is
-        resolved by the client's retry, which meets the 409 and reads the record back.
+        Called for ids the run's listing did not show. The id is deterministic, so the POST
+        either makes the dataset or answers 409 (made meanwhile, or by an attempt whose answer
+        was lost: the client's retry meets the 409 and reads the record back); then it is read
+        with its metadata, to see whether it is complete. Never a second dataset.
         """
         try:
             made = self.client.datasets.create(dict(record))

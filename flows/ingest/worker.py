@@ -3,8 +3,9 @@
 The steps, each safe to repeat after a crash or a retry:
 
 1. hash every file once (or take the digest from the local ledger), stat again (still growing?);
-2. derive the dataset id from the identity; create it with that id (409: it exists, read it;
-   if it is marked complete, stop here);
+2. derive the dataset id from the identity; take the dataset from the run's listing (the flow
+   looked the run up before anything was created) or create it with that id (409: it exists
+   after all, read it); if it is marked complete, stop here;
 3. add keywords, upload each file with its known sha256 (a dedup hit uploads nothing) and see
    its ingestion through;
 4. link samples and the session parent, file post-processing requests;
@@ -54,6 +55,7 @@ class RunContext:
     ingestor: str | None = None
     post_processing: Sequence[str] = ()
     cache: DigestCache | None = None
+    known: dict = field(default_factory=dict)  # id -> dataset, from the run's listing
 
 
 class RunDataset:
@@ -223,7 +225,9 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
         return GroupResult(rows, dataset_id=container)
 
     dsid = group_dataset_id(ctx, group, digests)
-    dataset, created = ops.ensure_dataset(group_record(ctx, group, dsid, digests))
+    dataset, created = ctx.known.get(dsid), False
+    if dataset is None:  # not in the run's listing: create it with its id (409: read it)
+        dataset, created = ops.ensure_dataset(group_record(ctx, group, dsid, digests))
     if is_complete(dataset):
         if ctx.run_dataset is not None:
             ctx.run_dataset.seen_complete()
