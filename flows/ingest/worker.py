@@ -16,12 +16,13 @@ The steps, each safe to repeat after a crash or a retry:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from . import identity as ident
-from .extractors import Extractor, extract
+from .extractors import Extractor, deep_merge, extract
 from .hashcache import DigestCache
 from .models import FileGroup
 from .ops import CrucibleOps
@@ -216,9 +217,14 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
         return GroupResult([FileRow(file=f.rel, bytes=f.size, status="failed", reason=reason)
                             for f in group.files])
 
+    # Extract first: an extractor that fails must not leave an empty dataset behind.
+    try:
+        extracted = extract(group, ctx.fs, ctx.extractors)
+    except ValueError as exc:
+        return GroupResult([FileRow(file=f.rel, bytes=f.size, status="failed", reason=str(exc))
+                            for f in group.files])
     if ctx.mode == "single":
         container = ctx.run_dataset.ensure(ops)
-        extracted = extract(group, ctx.fs, ctx.extractors)
         rows = upload_files(ops, ctx, container, group, digests, staging)
         if extracted:  # per group, so two groups' sidecars cannot overwrite each other
             ops.merge_metadata(container, {"groups": {group.key: extracted}})
@@ -233,7 +239,7 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
             ctx.run_dataset.seen_complete()
         return GroupResult([FileRow(file=f.rel, dataset_id=dsid, bytes=f.size, status="exists")
                             for f in group.files], dataset_id=dsid)
-    metadata = extract(group, ctx.fs, ctx.extractors, ctx.static_metadata)
+    metadata = deep_merge(json.loads(json.dumps(ctx.static_metadata)), extracted)
     ops.add_keywords(dsid, ctx.keywords)
     rows = upload_files(ops, ctx, dsid, group, digests, staging)
     for sample_id in ctx.sample_ids:

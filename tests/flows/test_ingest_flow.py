@@ -376,3 +376,15 @@ def test_named_global_concurrency_limit_is_held_and_released(ingest, user_client
         limit = client.read_global_concurrency_limit_by_name(name)
         client.delete_global_concurrency_limit_by_name(name)
     assert limit.active_slots == 0
+
+
+def test_a_failing_extractor_fails_its_group_and_creates_nothing_for_it(ingest, user_client,
+                                                                          tmp_path):
+    root = write_run(unique_run(tmp_path), {"a.ser": b"a", "a.json": b"{broken", "b.dat": b"b"})
+    state, report = ingest(root, mode="session")
+    assert state.is_failed()
+    status = {r.file: r for r in report.files}
+    assert status["a.ser"].status == "failed" and "not valid JSON" in status["a.ser"].reason
+    assert status["b.dat"].status == "ingested"
+    names = sorted(d["dataset_name"] for d in run_datasets(user_client, root.name))
+    assert names == ["IngestScope session: " + root.name, "b.dat"]
