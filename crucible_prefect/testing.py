@@ -82,10 +82,15 @@ def start_prefect_server(home: Path) -> tuple[str, subprocess.Popen]:
 
 @pytest.fixture(scope="session")
 def prefect_backend() -> Iterator[str]:
-    """A Prefect API URL for the whole session, with heartbeats off; yields the URL."""
+    """A Prefect API URL for the whole session, with heartbeats off; yields the URL.
+
+    Task results that Prefect persists (cached tasks) go to a temporary directory, not to
+    ``~/.prefect/storage``.
+    """
     from prefect.settings import (
         PREFECT_API_URL,
         PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_LOCAL_STORAGE_PATH,
         temporary_settings,
     )
 
@@ -99,9 +104,11 @@ def prefect_backend() -> Iterator[str]:
         tmp = tempfile.TemporaryDirectory(prefix="prefect-home-")
         api_url, proc = start_prefect_server(Path(tmp.name))
         os.environ["PREFECT_API_URL"] = api_url
+    results = tempfile.TemporaryDirectory(prefix="prefect-results-")
     try:
         with temporary_settings(
-            updates={PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+            updates={PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None,
+                     PREFECT_LOCAL_STORAGE_PATH: Path(results.name)}
         ):
             try:
                 yield api_url
@@ -117,6 +124,7 @@ def prefect_backend() -> Iterator[str]:
                 proc.kill()
         if tmp is not None:
             tmp.cleanup()
+        results.cleanup()
 
 
 def drain_prefect_workers() -> None:
