@@ -22,6 +22,11 @@ log = logging.getLogger("crucible.datasets")
 TERMINAL_OK = "complete"
 
 
+#: Post-processing requests the API offers for a dataset (``POST /datasets/{id}/<type>``).
+PROCESSING_TYPES = ("carrier_segmentation", "insitu_spec_aggregation", "rga_analysis",
+                    "mosaic_stitch")
+
+
 class Datasets(Namespace):
     """Dataset calls. Every method returns plain dicts and lists."""
 
@@ -326,11 +331,28 @@ class Datasets(Namespace):
         return self._client.graphs.get(dataset_id, recursive=recursive, as_networkx=as_networkx)
 
     # ------------------------------------------------------------------ processing
+    def request_processing(self, dsid: str, request_type: str) -> dict[str, Any]:
+        """File a post-processing request (``POST /datasets/{id}/<request_type>``).
+
+        ``request_type`` is one of `PROCESSING_TYPES`; anything else raises ValueError before
+        any request is sent.
+        """
+        if request_type not in PROCESSING_TYPES:
+            raise ValueError(f"unknown processing request {request_type!r}; "
+                             f"expected one of {', '.join(PROCESSING_TYPES)}")
+        return self._t.request("POST", f"datasets/{seg(dsid)}/{request_type}")
+
     def request_carrier_segmentation(self, dsid: str) -> dict[str, Any]:
-        return self._t.request("POST", f"datasets/{seg(dsid)}/carrier_segmentation")
+        return self.request_processing(dsid, "carrier_segmentation")
 
     def request_insitu_aggregation(self, dsid: str) -> dict[str, Any]:
-        return self._t.request("POST", f"datasets/{seg(dsid)}/insitu_spec_aggregation")
+        return self.request_processing(dsid, "insitu_spec_aggregation")
+
+    def request_rga_analysis(self, dsid: str) -> dict[str, Any]:
+        return self.request_processing(dsid, "rga_analysis")
+
+    def request_mosaic_stitch(self, dsid: str) -> dict[str, Any]:
+        return self.request_processing(dsid, "mosaic_stitch")
 
 
 def _pick_file(files: list[dict], wanted: str | None, main: str | None) -> dict[str, Any]:

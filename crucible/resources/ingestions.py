@@ -24,6 +24,10 @@ class IngestionFailed(CrucibleError):
         super().__init__(f"ingestion request {request.get('id')} ended "
                          f"{request.get('status')!r}: {request.get('error_message') or ''}")
 
+    def __reduce__(self):
+        # Picklable with its record, so Prefect can keep it in a failed task run's state.
+        return (type(self), (self.request,))
+
 
 class Ingestions(Namespace):
     """IngestionRequest calls (era 3)."""

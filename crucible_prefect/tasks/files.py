@@ -34,11 +34,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class IngestionFailedError(IngestionFailed):
-    """An ingestion request ended in a status other than ``complete`` (picklable, so Prefect
-    can keep it in the failed task run's state)."""
-
-    def __reduce__(self):
-        return (type(self), (self.request,))
+    """An ingestion request ended in a status other than ``complete``."""
 
 
 @crucible_task

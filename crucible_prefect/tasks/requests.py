@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from crucible.resources.datasets import PROCESSING_TYPES
 from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, plain, run_logger
 
 __all__ = ["PROCESSING_TYPES", "request_deletion", "request_processing"]
-
-#: Post-processing the API offers for a dataset (``POST /datasets/{id}/<type>``).
-PROCESSING_TYPES = ("carrier_segmentation", "insitu_spec_aggregation", "rga_analysis",
-                    "mosaic_stitch")
-#: The client method behind each type (``client.datasets.<method>(dataset_id)``).
-_CLIENT_METHODS = {
-    "carrier_segmentation": "request_carrier_segmentation",
-    "insitu_spec_aggregation": "request_insitu_aggregation",
-    "rga_analysis": "request_rga_analysis",
-    "mosaic_stitch": "request_mosaic_stitch",
-}
 
 
 @crucible_task
@@ -60,11 +50,7 @@ def request_processing(
         raise ValueError(f"request_processing: unknown request_type {request_type!r}; "
                          f"expected one of {', '.join(PROCESSING_TYPES)}")
     client = client_for(credentials)
-    method = getattr(client.datasets, _CLIENT_METHODS[request_type], None)
-    if method is None:
-        raise NotImplementedError(f"request_processing: this crucible client cannot request "
-                                  f"{request_type!r} yet")
-    result = plain(method(dataset_id))
+    result = plain(client.datasets.request_processing(dataset_id, request_type))
     run_logger().info("Requested %s for dataset %s: %s", request_type, dataset_id,
                       result.get("status") if isinstance(result, dict) else result)
     return result

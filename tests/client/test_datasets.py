@@ -234,9 +234,14 @@ def test_associated_files_processing_and_shims(client, project_id, make_file):
     p = make_file("reg.bin", 123)
     row = client.datasets.add_associated_file(dsid, p, filename="registered.bin")
     assert row["filename"].endswith("registered.bin") and row["size"] == 123
-    for req in (client.datasets.request_carrier_segmentation(dsid),
-                client.datasets.request_insitu_aggregation(dsid)):
+    for req, kind in ((client.datasets.request_carrier_segmentation(dsid), "carrier_segmentation"),
+                      (client.datasets.request_insitu_aggregation(dsid), "insitu_spec_aggregation"),
+                      (client.datasets.request_rga_analysis(dsid), "rga_analysis"),
+                      (client.datasets.request_mosaic_stitch(dsid), "mosaic_stitch")):
         assert req["dataset_mfid"] == dsid and req["status"] == "complete"
+        assert req["request_type"] == kind
+    with pytest.raises(ValueError, match="unknown processing request"):
+        client.datasets.request_processing(dsid, "frobnicate")
     with pytest.warns(DeprecationWarning):
         res = client.datasets.create_from_files(
             Dataset(dataset_name="shim", project_id=project_id), [make_file("s.bin", 5)],
