@@ -9,5 +9,21 @@ from crucible_prefect.credentials import CrucibleCredentials
 from crucible_prefect.retry import retry_on_transient
 from crucible_prefect.tasks import *  # noqa: F401,F403
 from crucible_prefect.tasks import __all__ as _task_names
+from crucible_prefect.linking import (  # noqa: E402  (needs the tasks above)
+    HolderRule,
+    MetadataRule,
+    RegexRule,
+    SampleIdsRule,
+    SampleNameRule,
+    SampleRule,
+    apply_sample_links,
+    find_datasets_to_link,
+    plan_sample_links,
+    publish_link_table,
+)
 
-__all__ = ["CrucibleCredentials", "retry_on_transient", *_task_names]
+__all__ = [
+    "CrucibleCredentials", "retry_on_transient", *_task_names,
+    "SampleRule", "SampleIdsRule", "SampleNameRule", "RegexRule", "MetadataRule", "HolderRule",
+    "find_datasets_to_link", "plan_sample_links", "apply_sample_links", "publish_link_table",
+]
