@@ -15,6 +15,7 @@ The steps, each safe to repeat after a crash or a retry:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -29,6 +30,11 @@ from .ops import CrucibleOps
 from .quiescence import changed_reason
 from .report import FileRow
 from .staging import Staging
+
+
+#: Files above this size count against ``MAX_BIG_UPLOADS`` (see RunContext.big_uploads).
+BIG_FILE_BYTES = 8 * 1024 * 1024
+MAX_BIG_UPLOADS = 4
 
 
 class HeldBack(Exception):
@@ -57,6 +63,10 @@ class RunContext:
     post_processing: Sequence[str] = ()
     cache: DigestCache | None = None
     known: dict = field(default_factory=dict)  # id -> dataset, from the run's listing
+    #: Uploads of files bigger than ``BIG_FILE_BYTES`` at once: each holds an upload chunk
+    #: (32 MiB) in memory, so this bounds the flow's memory whatever ``max_concurrency`` is.
+    big_uploads: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(MAX_BIG_UPLOADS))
 
 
 class RunDataset:
@@ -186,8 +196,9 @@ def upload_files(ops: CrucibleOps, ctx: RunContext, dsid: str, group: FileGroup,
     """Upload and ingest each file of the group into ``dsid``; one row per file."""
     rows = []
     for entry in group.files:
-        stored = ops.upload(dsid, staging.local_path(entry), sha256=digests[entry.rel],
-                            relative_path=entry.rel, ingestor=ctx.ingestor)
+        with ctx.big_uploads if entry.size > BIG_FILE_BYTES else contextlib.nullcontext():
+            stored = ops.upload(dsid, staging.local_path(entry), sha256=digests[entry.rel],
+                                relative_path=entry.rel, ingestor=ctx.ingestor)
         request = stored.get("ingestion_request") or {}
         if stored.get("storage_path") or request.get("status") == "complete":
             rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="ingested"))
