@@ -1,9 +1,9 @@
 """kill -9 in the middle of an ingest run, then run again: the same datasets, finished, once.
 
-The run happens in a subprocess. A metadata extractor (given by import path, as users give
-theirs) blocks on one group after its dataset was created and before any file was uploaded,
-while the other worker is busy with other groups; the test kills the process with SIGKILL at
-that point, which is the worst moment for an "empty orphan dataset".
+The run happens in a subprocess whose upload step stalls on one group right after that group's
+dataset was created and before any of its files was uploaded, while the other worker is busy with
+other groups; the test kills the process with SIGKILL at that point, the worst moment for an
+"empty orphan dataset". The local server and the Prefect API are real.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 
@@ -23,23 +22,38 @@ pytestmark = pytest.mark.prefect
 
 INSTRUMENT = "IngestScope"
 
-EXTRACTOR = """
-import os, pathlib, time
-
-def block(group, fs):
-    if group.key == "m-block":
-        pathlib.Path(os.environ["INGEST_MARKER"]).write_text("dataset made, nothing uploaded")
-        time.sleep(300)
-    return {}
-"""
-
 DRIVER = """
-import sys
+import os, pathlib, sys, time
+
+from flows.ingest.ops import CrucibleOps
 from flows.ingest_instrument_output import ingest_instrument_output
 
+upload, merge_metadata = CrucibleOps.upload, CrucibleOps.merge_metadata
+STALL = os.environ["INGEST_STALL"]
+
+
+def stall(dsid):
+    pathlib.Path(os.environ["INGEST_MARKER"]).write_text(dsid)
+    time.sleep(300)
+
+
+def stalling_upload(self, dsid, local_path, *, relative_path, **kwargs):
+    # Killed here: the group's dataset exists, none of its files is uploaded.
+    if STALL == "before-upload" and relative_path == "m-block.dat":
+        stall(dsid)
+    return upload(self, dsid, local_path, relative_path=relative_path, **kwargs)
+
+
+def stalling_merge(self, dsid, metadata):
+    # Killed here: every file is uploaded and ingested, the completion mark is not written.
+    if STALL == "before-mark" and (metadata.get("ingest") or {}).get("group") == "m-block":
+        stall(dsid)
+    return merge_metadata(self, dsid, metadata)
+
+
+CrucibleOps.upload, CrucibleOps.merge_metadata = stalling_upload, stalling_merge
 ingest_instrument_output(path=sys.argv[1], instrument_name=sys.argv[2], project_id=sys.argv[3],
-                         mode="session", settle_seconds=0, max_concurrency=2,
-                         extractors=["json_sidecar", "blocking_extractor:block"])
+                         mode="session", settle_seconds=0, max_concurrency=2)
 """
 
 
@@ -55,8 +69,10 @@ def instrument(crucible_server):
     return INSTRUMENT
 
 
+@pytest.mark.parametrize("stall_at", ["before-upload", "before-mark"])
 def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
-        tmp_path, crucible_server, crucible_user, crucible_credentials, prefect_backend, instrument):
+        stall_at, tmp_path, crucible_server, crucible_user, crucible_credentials, prefect_backend,
+        instrument):
     from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
 
     run = tmp_path / f"crash-{uuid.uuid4().hex[:8]}"
@@ -68,12 +84,10 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
     for name, data in files.items():
         (run / name).write_bytes(data)
         os.utime(run / name, (old, old))
-    (tmp_path / "blocking_extractor.py").write_text(textwrap.dedent(EXTRACTOR))
     marker = tmp_path / "marker"
     cache = tmp_path / "cache"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
-               PREFECT_API_URL=prefect_backend, CRUCIBLE_API_URL=crucible_server.url,
-               CRUCIBLE_API_KEY=crucible_user.api_key, INGEST_MARKER=str(marker),
+    env = dict(os.environ, PREFECT_API_URL=prefect_backend, CRUCIBLE_API_URL=crucible_server.url,
+               CRUCIBLE_API_KEY=crucible_user.api_key, INGEST_MARKER=str(marker), INGEST_STALL=stall_at,
                CRUCIBLE_PREFECT_CACHE_DIR=str(cache))
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(run), instrument,
                              crucible_user.project_id], env=env, stdout=subprocess.DEVNULL,
@@ -82,7 +96,7 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
         deadline = time.monotonic() + 120
         while not marker.exists():
             assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
-            assert time.monotonic() < deadline, "the driver never reached the blocking group"
+            assert time.monotonic() < deadline, "the driver never reached the stalling group"
             time.sleep(0.05)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -92,8 +106,13 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
     client = crucible_credentials.get_client()
     made = client.datasets.list(limit=None, session_name=run.name)
     blocked = [d for d in made if d["dataset_name"] == "m-block.dat"]
-    assert blocked and client.files.list(dataset_id=blocked[0]["unique_id"], limit=None) == [], \
-        "the kill should leave the blocked group's dataset created but still empty"
+    assert blocked, "the stalled group's dataset should exist when the run is killed"
+    stored = client.files.list(dataset_id=blocked[0]["unique_id"], limit=None)
+    if stall_at == "before-upload":
+        assert stored == [], "killed before its upload: the dataset is still empty"
+    else:
+        assert len(stored) == 2 and not (client.datasets.get_scientific_metadata(
+            blocked[0]["unique_id"]).get("ingest") or {}).get("complete")
 
     state = ingest_instrument_output(path=str(run), instrument_name=instrument,
                                      project_id=crucible_user.project_id, mode="session",
