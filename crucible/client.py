@@ -67,6 +67,11 @@ class CrucibleClient:
         return self.config.api_url
 
     @property
+    def transport(self) -> Transport:
+        """The HTTP transport: ``transport.storage`` is the credential-free session for signed URLs."""
+        return self._transport
+
+    @property
     def retry_policy(self) -> RetryPolicy:
         return self._transport.retry_policy
 

@@ -125,6 +125,11 @@ class _Attempt:
         self.maybe_landed = False  # an earlier attempt may have reached the server
 
 
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Signed URLs are bearer capabilities: send them with no credentials at all."""
+    return request
+
 class Transport:
     """Owns the HTTP sessions of one client. Thread-safe for concurrent calls."""
 
@@ -147,6 +152,8 @@ class Transport:
         if api_key:
             self.api.headers["Authorization"] = f"Bearer {api_key}"
         self.storage = self._session(pool_maxsize)
+        # A no-op auth keeps requests from attaching ~/.netrc credentials to storage hosts.
+        self.storage.auth = _no_auth
         _install_redactor()
 
     def __repr__(self) -> str:

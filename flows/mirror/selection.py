@@ -94,7 +94,7 @@ class CrucibleSource:
     @property
     def transport(self) -> Any:
         """The client's transport, whose credential-free storage session fetches signed URLs."""
-        return getattr(self.client, "_transport", None)
+        return self.client.transport
 
     def select(self, query: Query) -> list[str]:
         """Dataset ids matching ``query``, each once, in a stable order."""

@@ -184,3 +184,38 @@ def test_retry_after_header_forms():
     assert _retry_after_seconds(None) is None and _retry_after_seconds("soon") is None
     future = formatdate(timeval=__import__("time").time() + 30, usegmt=True)
     assert 25 <= _retry_after_seconds(future) <= 31
+
+
+def test_signed_urls_never_carry_netrc_credentials(tmp_path, monkeypatch, client):
+    """requests attaches ~/.netrc credentials by default; a storage host must get none."""
+    import http.server
+    import threading
+
+    from crucible.transfer import stream_url
+
+    seen: list[str | None] = []
+
+    class Storage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            seen.append(self.headers.get("Authorization"))
+            body = b"signed bytes"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Storage)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/blob?sig=abc"
+        assert b"".join(stream_url(url, transport=client.transport)) == b"signed bytes"
+    finally:
+        httpd.shutdown()
+    assert seen == [None]
