@@ -1,9 +1,10 @@
 """kill -9 in the middle of an ingest run, then run again: the same datasets, finished, once.
 
-The run happens in a subprocess whose upload step stalls on one group right after that group's
-dataset was created and before any of its files was uploaded, while the other worker is busy with
-other groups; the test kills the process with SIGKILL at that point, the worst moment for an
-"empty orphan dataset". The local server and the Prefect API are real.
+The run happens in a subprocess that stalls on one group at a chosen point — right after that
+group's dataset was created (before any upload), after the first chunk of its upload, or with
+every file ingested but before the completion mark — while the other worker is busy with other
+groups; the test kills the process with SIGKILL there and runs the flow again. The local server
+and the Prefect API are real.
 """
 
 from __future__ import annotations
@@ -51,7 +52,22 @@ def stalling_merge(self, dsid, metadata):
     return merge_metadata(self, dsid, metadata)
 
 
+import crucible.resources.files as files_module
+
+put_chunks = files_module.upload_resumable
+
+
+def stalling_put_chunks(transport, uri, path, **kwargs):
+    # Killed here: the first chunk of m-block.dat is on the server, the rest is not.
+    if STALL == "mid-upload" and str(path).endswith("m-block.dat"):
+        def after_first_chunk(_n):
+            stall(uri.rsplit("/", 1)[-1])
+        kwargs["progress"] = after_first_chunk
+    return put_chunks(transport, uri, path, **kwargs)
+
+
 CrucibleOps.upload, CrucibleOps.merge_metadata = stalling_upload, stalling_merge
+files_module.upload_resumable = stalling_put_chunks
 ingest_instrument_output(path=sys.argv[1], instrument_name=sys.argv[2], project_id=sys.argv[3],
                          mode="session", settle_seconds=0, max_concurrency=2)
 """
@@ -69,7 +85,7 @@ def instrument(crucible_server):
     return INSTRUMENT
 
 
-@pytest.mark.parametrize("stall_at", ["before-upload", "before-mark"])
+@pytest.mark.parametrize("stall_at", ["before-upload", "mid-upload", "before-mark"])
 def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
         stall_at, tmp_path, crucible_server, crucible_user, crucible_credentials, prefect_backend,
         instrument):
@@ -78,7 +94,7 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
     run = tmp_path / f"crash-{uuid.uuid4().hex[:8]}"
     run.mkdir()
     files = {f"a{i:02d}.dat": os.urandom(150_000 + i) for i in range(10)}
-    files.update({"m-block.dat": os.urandom(1000), "m-block.emi": b"companion",
+    files.update({"m-block.dat": os.urandom(10 * 1024 * 1024), "m-block.emi": b"companion",
                   "z01.dat": os.urandom(4000)})
     old = time.time() - 3600
     for name, data in files.items():
@@ -88,6 +104,7 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
     cache = tmp_path / "cache"
     env = dict(os.environ, PREFECT_API_URL=prefect_backend, CRUCIBLE_API_URL=crucible_server.url,
                CRUCIBLE_API_KEY=crucible_user.api_key, INGEST_MARKER=str(marker), INGEST_STALL=stall_at,
+               CRUCIBLE_UPLOAD_CHUNK_SIZE_MB="1",  # chunks: max(this, server hint 8 MiB)
                CRUCIBLE_PREFECT_CACHE_DIR=str(cache))
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(run), instrument,
                              crucible_user.project_id], env=env, stdout=subprocess.DEVNULL,
@@ -108,8 +125,8 @@ def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
     blocked = [d for d in made if d["dataset_name"] == "m-block.dat"]
     assert blocked, "the stalled group's dataset should exist when the run is killed"
     stored = client.files.list(dataset_id=blocked[0]["unique_id"], limit=None)
-    if stall_at == "before-upload":
-        assert stored == [], "killed before its upload: the dataset is still empty"
+    if stall_at in ("before-upload", "mid-upload"):
+        assert stored == [], "killed before its upload finished: no file registered yet"
     else:
         assert len(stored) == 2 and not (client.datasets.get_scientific_metadata(
             blocked[0]["unique_id"]).get("ingest") or {}).get("complete")
