@@ -76,7 +76,7 @@ def _ensure_instrument(server: Any, name: str) -> None:
 def run_demo(data_dir: str | Path | None = None, example: str | None = None,
              out: TextIO = sys.stdout) -> int:
     """Ingest the example run into the local server; print the datasets; 0 on success."""
-    from crucible.server.local import LocalCrucible
+    from crucible.server import LocalCrucible
 
     from crucible_prefect.credentials import CrucibleCredentials
     from flows.ingest_instrument_output import ingest_instrument_output, report_from_state

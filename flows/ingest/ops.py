@@ -101,11 +101,7 @@ class CrucibleOps:
     def post_process(self, dsid: str, name: str) -> dict:
         """File one processing request (answers synchronously); failures become a record."""
         try:
-            request = getattr(self.client.datasets, "request_processing", None)
-            if request is not None:
-                result = request(dsid, name)
-            else:  # older client: the contract path POST /datasets/{id}/{type}
-                result = self.client._transport.request("POST", f"datasets/{dsid}/{name}")
+            result = self.client.datasets.request_processing(dsid, name)
         except CrucibleHTTPError as exc:
             return {"request_type": name, "dataset_mfid": dsid, "status": "failed",
                     "error_message": str(exc)}
