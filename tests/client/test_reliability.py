@@ -25,7 +25,7 @@ def stubborn(faulty_server, faulty_key):
 
 def test_100_creates_make_exactly_100_datasets(stubborn, faulty_server):
     session = new_mfid()
-    faulty_server.set_faults(0.3, 101)
+    faulty_server.set_faults(0.3, 101, slow_s=0.2)  # slow stays slow, the suite stays short
     ids = [stubborn.datasets.create(Dataset(dataset_name=f"r{i}", project_id="FLAKY",
                                             session_name=session))["dsid"] for i in range(100)]
     faulty_server.set_faults(0.0)
@@ -45,7 +45,7 @@ def test_50_uploads_land_once_with_the_right_sha256(stubborn, faulty_server, tmp
         p.write_bytes(data)
         expected[p.name] = hashlib.sha256(data).hexdigest()
         paths.append(p)
-    faulty_server.set_faults(0.3, 202)
+    faulty_server.set_faults(0.3, 202, slow_s=0.2)
     records = [stubborn.datasets.upload_file(dsid, p) for p in paths]
     faulty_server.set_faults(0.0)
     assert [r["sha256_hash"] for r in records] == [expected[p.name] for p in paths]
