@@ -21,7 +21,7 @@ from crucible_prefect.linking.tasks import (
     plan_sample_links,
     publish_link_table,
 )
-from crucible_prefect.tasks._common import run_logger
+from crucible_prefect.tasks.common import run_logger
 
 __all__ = ["link_datasets_to_samples", "SampleLinkError"]
 

@@ -43,7 +43,7 @@ class MirrorFailed(RuntimeError):
 
 
 def _client(credentials: CrucibleCredentials | str | None) -> Any:
-    from crucible_prefect.tasks._common import client_for
+    from crucible_prefect.tasks.common import client_for
 
     return client_for(credentials)
 

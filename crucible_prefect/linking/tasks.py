@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from crucible_prefect.linking.apply import apply_plans, plan_datasets
 from crucible_prefect.linking.catalog import SampleCatalog
 from crucible_prefect.linking.models import DatasetPlan, DatasetQuery, LinkReport, LinkRow
-from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, run_logger
+from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, run_logger
 
 __all__ = ["find_datasets_to_link", "plan_sample_links", "apply_sample_links",
            "publish_link_table", "link_table"]

@@ -33,7 +33,7 @@ class CrucibleAccount(CachePolicy):
         flow_parameters: dict[str, Any],
         **kwargs: Any,
     ) -> Optional[str]:
-        from crucible_prefect.tasks._common import resolve_credentials
+        from crucible_prefect.tasks.common import resolve_credentials
 
         creds = resolve_credentials((inputs or {}).get(self.parameter))
         return hash_objects(creds.api_url.rstrip("/"), creds.key_fingerprint())

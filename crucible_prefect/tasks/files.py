@@ -14,7 +14,7 @@ from typing import Any
 
 from crucible.resources.ingestions import IngestionFailed
 
-from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, plain, run_logger
+from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, plain, run_logger
 from crucible_prefect.tasks.caching import IMMUTABLE_WITHIN_RUN
 
 __all__ = [

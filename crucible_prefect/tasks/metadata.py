@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, plain, run_logger
+from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, plain, run_logger
 
 __all__ = ["get_metadata", "update_metadata", "replace_metadata", "add_keywords", "get_keywords"]
 

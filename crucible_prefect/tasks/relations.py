@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, run_logger
+from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, run_logger
 
 __all__ = [
     "add_sample_to_dataset",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crucible.resources.datasets import PROCESSING_TYPES
-from crucible_prefect.tasks._common import Credentials, client_for, crucible_task, plain, run_logger
+from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, plain, run_logger
 
 __all__ = ["PROCESSING_TYPES", "request_deletion", "request_processing"]
 

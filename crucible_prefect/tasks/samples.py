@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crucible_prefect.tasks._common import (
+from crucible_prefect.tasks.common import (
     Credentials,
     client_for,
     create_once,

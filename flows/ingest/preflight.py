@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from crucible_prefect.tasks import PROCESSING_TYPES
-from crucible_prefect.tasks._common import resolve_credentials, run_logger
+from crucible_prefect.tasks.common import resolve_credentials, run_logger
 
 from .ops import CrucibleOps
 
