@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--example", default=None,
                       help="Run folder to ingest (default: the bundled examples/ run).")
     demo.set_defaults(func=_demo)
+    from crucible_prefect.watch.cli import register as register_watch  # watch, emit-finished
+    register_watch(subparsers)
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -30,8 +30,8 @@ def cli(capsys):
     return run
 
 
-def test_module_entry_point_runs():
-    out = subprocess.run([sys.executable, "-m", "crucible_prefect.watch", "watch", "--config",
+def test_crucible_console_script_has_the_commands():
+    out = subprocess.run([sys.executable, "-m", "crucible.cli", "watch", "--config",
                           str(REPO / "deployments" / "instruments.yaml"), "--check"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "OK (2 instrument(s))" in out.stdout, out.stderr
