@@ -10,7 +10,7 @@ when started again.
 
 from __future__ import annotations
 
-import threading
+import queue
 from typing import Any, Literal, Optional, Union
 
 import requests
@@ -47,7 +47,8 @@ from flows.ingest.worker import (
     is_complete,
 )
 
-__all__ = ["IngestFailed", "IngestReport", "ingest_instrument_output", "report_from_state"]
+__all__ = ["IngestFailed", "IngestReport", "ingest_instrument_output",
+           "ingest_instrument_output_dask", "report_from_state"]
 
 Mode = Literal["session", "files", "single"]
 
@@ -58,14 +59,16 @@ MAX_WORKERS = 64
 @task(name="ingest-file-groups", tags=["crucible"], cache_policy=NO_CACHE,
       task_run_name="ingest {batch_name}")
 def ingest_file_groups(ctx: RunContext, groups: list[FileGroup], credentials: Any,
-                       concurrency_limit: Optional[str] = None, batch_name: str = "",
-                       on_done: Any = None) -> list[GroupResult]:
+                       concurrency_limit: Optional[str] = None,
+                       batch_name: str = "") -> list[GroupResult]:
     """Hash, find-or-create, upload and finish a batch of file groups (each idempotent).
 
-    Retries happen per group inside (transient errors only), so the task itself has none.
+    Every argument pickles (Dask ships them to other processes; the context as its fs options,
+    digest-cache path and run-dataset record) and everything the flow needs comes back in the
+    results. Retries happen per group inside (transient errors only), so the task has none.
     """
     ops = CrucibleOps(load_client(credentials))
-    return run_batch(ops, ctx, groups, concurrency_limit=concurrency_limit, on_done=on_done)
+    return run_batch(ops, ctx, groups, concurrency_limit=concurrency_limit)
 
 
 def _rows(group: FileGroup, status: str, reason: str = "", dataset_id: str | None = None) -> list[FileRow]:
@@ -219,6 +222,9 @@ def ingest_instrument_output(
         cache.close()
 
     for result in results:
+        if ctx.run_dataset is not None:  # tasks may have worked on copies (Dask)
+            ctx.run_dataset.ensured |= result.run_dataset_ensured
+            ctx.run_dataset.created |= result.run_dataset_created
         report.files.extend(result.rows)
         report.post_processing.extend(result.post_processing)
         if result.dataset_id and result.dataset_id not in report.datasets:
@@ -250,21 +256,35 @@ def _run_groups(ctx: RunContext, ops: CrucibleOps, groups: list[FileGroup], cred
         return results
     progress = Progress(sum(len(g.files) for g in groups), f"files of {ctx.run}")
     progress.advance(sum(len(r.rows) for r in results))
-    slots = threading.BoundedSemaphore(max_concurrency)
-    futures = []
+    # At most max_concurrency batches in flight; results (and progress) handled in this thread
+    # as futures finish, whatever the task runner (thread pool, Dask).
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    batches: dict[int, list[FileGroup]] = {}  # id(future) -> its batch
+    in_flight = 0
+
+    def collect() -> None:
+        nonlocal in_flight
+        future = finished.get()
+        in_flight -= 1
+        batch = batches.pop(id(future))
+        try:
+            done = future.result(raise_on_failure=True)
+        except Exception as exc:  # the task itself broke (not a group): report its groups
+            done = [GroupResult(failed_rows(g, exc)) for g in batch]
+        results.extend(done)
+        progress.advance(sum(len(g.files) for g in batch))
+
     for batch in make_batches(todo, max_concurrency):
-        slots.acquire()
+        while in_flight >= max_concurrency:
+            collect()
         name = batch[0].key if len(batch) == 1 else f"{batch[0].key} +{len(batch) - 1} groups"
         future = ingest_file_groups.submit(ctx, batch, credentials, concurrency_limit,
-                                           batch_name=name,
-                                           on_done=lambda g: progress.advance(len(g.files)))
-        future.add_done_callback(lambda _f: slots.release())
-        futures.append((batch, future))
-    for batch, future in futures:
-        try:
-            results.extend(future.result(raise_on_failure=True))
-        except Exception as exc:  # the task itself broke (not a group): report its groups
-            results.extend(GroupResult(failed_rows(g, exc)) for g in batch)
+                                           batch_name=name)
+        batches[id(future)] = batch
+        in_flight += 1
+        future.add_done_callback(finished.put)
+    while in_flight:
+        collect()
     return results
 
 
@@ -381,3 +401,15 @@ def _display_url(path: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def __getattr__(name: str) -> Any:
+    """``ingest_instrument_output_dask``: the same flow on a Dask task runner, made on first use
+    (configuration: flows/ingest/runners.py; needs the ``dask`` extra)."""
+    if name == "ingest_instrument_output_dask":
+        from flows.ingest.runners import dask_variant
+
+        variant = dask_variant(ingest_instrument_output, "ingest-instrument-output-dask")
+        globals()[name] = variant
+        return variant
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

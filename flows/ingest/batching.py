@@ -53,7 +53,11 @@ def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup], *,
     """Ingest each group of the batch; errors become failed rows, never an exception."""
     results = []
     for group in groups:
-        results.append(_one(ops, ctx, group, concurrency_limit))
+        result = _one(ops, ctx, group, concurrency_limit)
+        if ctx.run_dataset is not None:  # the flow's copy may be in another process (Dask)
+            result.run_dataset_ensured = ctx.run_dataset.ensured
+            result.run_dataset_created = ctx.run_dataset.created
+        results.append(result)
         if on_done is not None:
             on_done(group)
     return results

@@ -46,6 +46,13 @@ class DigestCache:
             except (OSError, sqlite3.Error):
                 self._conn = None  # a cache that cannot open is just a slower run
 
+    def __getstate__(self) -> dict:
+        """Pickles as its path (Dask ships task arguments); the copy opens its own connection."""
+        return {"path": self._path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"])
+
     def get(self, protocol: str, entry: FileEntry) -> str | None:
         if self._conn is None or entry.mtime is None:
             return None

@@ -35,6 +35,8 @@ from .staging import Staging
 #: Files above this size count against ``MAX_BIG_UPLOADS`` (see RunContext.big_uploads).
 BIG_FILE_BYTES = 8 * 1024 * 1024
 MAX_BIG_UPLOADS = 4
+#: The bound for contexts that arrived pickled (Dask): one per process, shared by its tasks.
+_PROCESS_BIG_UPLOADS = threading.BoundedSemaphore(MAX_BIG_UPLOADS)
 
 
 class HeldBack(Exception):
@@ -68,6 +70,17 @@ class RunContext:
     big_uploads: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(MAX_BIG_UPLOADS))
 
+    # Task runners that ship arguments to other processes (Dask) pickle the context: the
+    # filesystem pickles as its options, the digest cache as its path, the run dataset as its
+    # record; the upload bound becomes the receiving process's own (see _PROCESS_BIG_UPLOADS).
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "big_uploads": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.big_uploads is None:
+            self.big_uploads = _PROCESS_BIG_UPLOADS
+
 
 class RunDataset:
     """The run-level dataset (session parent or single container), created on first need.
@@ -82,6 +95,14 @@ class RunDataset:
         self.sample_ids, self.keywords, self.metadata = sample_ids, keywords, metadata or {}
         self.created = False
         self.ensured = False
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        """A copy in another process ensures the dataset itself (idempotent: a 409 reads it)."""
+        self.__dict__.update(state)
         self._lock = threading.Lock()
 
     @property
@@ -115,6 +136,10 @@ class GroupResult:
     dataset_id: str | None = None
     created: bool = False
     post_processing: list[dict] = field(default_factory=list)
+    #: What the run dataset looked like to the task after this group (its copy may live in
+    #: another process): ensured = exists and is set up, created = made by that copy.
+    run_dataset_ensured: bool = False
+    run_dataset_created: bool = False
 
 
 def _iso(ts: float | None) -> str | None:
