@@ -15,15 +15,17 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
+from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from crucible_prefect import CrucibleCredentials
 from flows.mirror import (DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, CrucibleSource, Mirror,
                           MirrorOptions, Query, open_destination)
 from flows.mirror.artifacts import ProgressArtifact, publish_report
+from flows.mirror.job import MirrorJob, attach
 from flows.mirror.report import FileResult
 
-__all__ = ["MirrorFailed", "mirror_downloads", "mirror_dataset"]
+__all__ = ["MirrorFailed", "mirror_downloads", "mirror_downloads_dask", "mirror_dataset"]
 
 _SECRET_HINTS = ("secret", "password", "token", "key", "credential")
 
@@ -42,6 +44,13 @@ class MirrorFailed(RuntimeError):
         return (type(self), (self.summary,))
 
 
+def _task_runner() -> Any:
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx.task_runner if ctx else None
+
+
 def _client(credentials: CrucibleCredentials | str | None) -> Any:
     from crucible_prefect.tasks.common import client_for
 
@@ -50,13 +59,20 @@ def _client(credentials: CrucibleCredentials | str | None) -> Any:
 
 @task(name="mirror-dataset", task_run_name="mirror-dataset-{dataset_id}", tags=["crucible"],
       cache_policy=NO_CACHE)
-def mirror_dataset(mirror: Mirror, dataset_id: str) -> dict:
-    """Mirror one dataset's files and record.json; returns counts (details go to the report)."""
-    results = mirror.dataset(dataset_id)
+def mirror_dataset(job: MirrorJob, dataset_id: str) -> dict:
+    """Mirror one dataset's files and record.json; returns counts and the per-file results.
+
+    ``job`` is picklable (Dask ships it to other processes); in the flow's own process the
+    task works on the flow's mirror, elsewhere on a mirror of its own (flows/mirror/job.py).
+    """
+    with attach(job) as (mirror, shared):
+        results = mirror.dataset(dataset_id)
+        listing_calls = 0 if shared else mirror.dest.listing_calls
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
-    return {"dataset_id": dataset_id, "counts": counts}
+    return {"dataset_id": dataset_id, "counts": counts, "shared": shared,
+            "listing_calls": listing_calls, "results": [r.to_json() for r in results]}
 
 
 @flow(name="mirror-downloads")
@@ -98,12 +114,20 @@ def mirror_downloads(
     logger.info("mirroring %d dataset(s) to %s", len(ids), dest.url)
     progress = ProgressArtifact(f"Mirror to {dest.url}")
     with Mirror(source, dest, options, on_progress=progress) as mirror:
-        futures = [mirror_dataset.submit(mirror, dsid) for dsid in ids]
-        wait(futures)
-        for dsid, fut in zip(ids, futures):
-            if fut.state.is_failed():  # a crash in the task itself, not a failed file
+        # Tasks on another process's mirror (Dask) journal into this run's manifest generation.
+        mirror.absorb_foreign = not isinstance(_task_runner(), ThreadPoolTaskRunner)
+        job = MirrorJob.of(mirror, credentials)
+        futures = [mirror_dataset.submit(job, dsid) for dsid in ids]
+        for fut in as_completed(futures):
+            try:
+                done = fut.result(raise_on_failure=True)
+            except Exception as exc:  # a crash in the task itself, not a failed file
+                dsid = ids[futures.index(fut)]
                 mirror.report.results.append(
-                    FileResult(dsid, "", "failed", error=f"task failed: {fut.state.message}"))
+                    FileResult(dsid, "", "failed", error=f"task failed: {fut.state.message or exc}"))
+                continue
+            if not done["shared"]:  # made by a mirror in another process: take its results in
+                mirror.adopt([FileResult(**r) for r in done["results"]], done["listing_calls"])
     report = mirror.report
     publish_report(report, artifact_key)
     summary = report.summary()
@@ -111,6 +135,18 @@ def mirror_downloads(
     if report.failed:
         raise MirrorFailed(summary)
     return summary
+
+
+def __getattr__(name: str) -> Any:
+    """``mirror_downloads_dask``: the same flow on a Dask task runner, made on first use
+    (configuration: flows/ingest/runners.py; needs the ``dask`` extra)."""
+    if name == "mirror_downloads_dask":
+        from flows.ingest.runners import dask_variant
+
+        variant = dask_variant(mirror_downloads, "mirror-downloads-dask")
+        globals()[name] = variant
+        return variant
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":  # pragma: no cover - convenience for a one-off run

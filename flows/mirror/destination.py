@@ -64,12 +64,13 @@ class Destination:
         return join(self.root, relative)
 
     # -- listings: at most one per directory per run -------------------------------------
-    def listing(self, rel_dir: str) -> dict[str, int]:
-        """Sizes of the files directly in ``rel_dir`` (relative), listed once and cached."""
+    def listing(self, rel_dir: str, *, refresh: bool = False) -> dict[str, int]:
+        """Sizes of the files directly in ``rel_dir`` (relative), listed once and cached
+        (``refresh``: list again, e.g. for files other processes wrote)."""
         with self._lock:
             lock = self._listing_locks.setdefault(rel_dir, threading.Lock())
         with lock:
-            if rel_dir not in self._listings:
+            if refresh or rel_dir not in self._listings:
                 self._listings[rel_dir] = self._list(rel_dir)
             return self._listings[rel_dir]
 

@@ -58,17 +58,32 @@ class Mirror:
         self._lock = threading.Lock()
         self._claimed: dict[str, tuple[str, str]] = {}  # path -> (dataset id, file id)
 
+        #: True for the mirror of a whole run (it compacts the manifest at the end); False for
+        #: a helper doing some datasets of that run in another process (see flows/mirror/job.py).
+        self.owns_run = True
+        #: Compaction also folds in journal segments other processes wrote (Dask tasks).
+        self.absorb_foreign = False
+
     def __enter__(self) -> "Mirror":
         self._started = time.perf_counter()
         self.manifest.load()
+        if self.owns_run:
+            with _LIVE_LOCK:
+                _LIVE.setdefault(self.dest.run_token, self)
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
+        with _LIVE_LOCK:
+            if _LIVE.get(self.dest.run_token) is self:
+                del _LIVE[self.dest.run_token]
         self._pool.shutdown(wait=True)
-        self.manifest.compact()
+        if not self.owns_run:
+            self.manifest.close()  # journaled for the run's own mirror to fold in
+            return
+        self.manifest.compact(absorb=self.absorb_foreign)
         self.report.listing_calls = self.dest.listing_calls
         self.report.seconds = time.perf_counter() - getattr(self, "_started", time.perf_counter())
         self.progress.finish()
@@ -211,6 +226,26 @@ class Mirror:
         with self._lock:
             self.report.results.extend(results)
         return results
+
+
+    def adopt(self, results: list[FileResult], listing_calls: int = 0) -> None:
+        """Take in results another process's mirror produced for this run (a Dask task)."""
+        self._add(results)
+        self.dest.listing_calls += listing_calls
+        self.progress.add_total(len(results))
+        for _ in results:
+            self.progress.file_done()
+
+
+#: Mirrors of runs in progress in this process, by run token: a task running in the flow's own
+#: process (thread-pool task runner) works on the flow's mirror itself.
+_LIVE: dict[str, Mirror] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def live_mirror(token: str) -> Mirror | None:
+    with _LIVE_LOCK:
+        return _LIVE.get(token)
 
 
 class _LazyLinks:

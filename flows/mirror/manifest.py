@@ -155,12 +155,27 @@ class Manifest:
                 raise
             self._loaded_segments.append(name)
 
-    def compact(self) -> None:
-        """Fold everything into ``manifest.json`` (next generation) and drop the journal."""
+    def close(self) -> None:
+        """Stop the background flusher and write what is pending, without compacting.
+
+        For a mirror that works on part of a run in another process (a Dask task): its
+        segments are journaled at the run's generation and folded in by the run's own
+        manifest (``compact(absorb=True)``).
+        """
         self._stop.set()
         if self._flusher is not None:
             self._flusher.join()
         self.flush()
+
+    def compact(self, *, absorb: bool = False) -> None:
+        """Fold everything into ``manifest.json`` (next generation) and drop the journal.
+
+        ``absorb``: first read the segments other processes journaled for this generation
+        (one more listing of the journal), so their files are folded in too.
+        """
+        self.close()
+        if absorb:
+            self._absorb()
         with self._flush_lock:
             with self._lock:
                 files = [e.to_json() for _, e in sorted(self.entries.items())]
@@ -171,6 +186,25 @@ class Manifest:
             for rel in self._loaded_segments:
                 self.dest.remove(rel)
             self._loaded_segments = []
+
+
+    def _absorb(self) -> None:
+        """Apply this generation's journal segments written by other processes (in name order)."""
+        mine = set(self._loaded_segments)
+        for name in sorted(self.dest.listing(JOURNAL_DIR, refresh=True)):
+            rel = f"{JOURNAL_DIR}/{name}"
+            if not name.endswith(".json") or rel in mine:
+                continue
+            self._loaded_segments.append(rel)
+            if _segment_generation(name) != self.generation + 1:
+                continue  # older: already in manifest.json
+            try:
+                records = json.loads(self.dest.read_bytes(rel))
+            except (FileNotFoundError, ValueError):
+                continue
+            with self._lock:
+                for item in records:
+                    self._apply(item)
 
 
 def _segment_generation(name: str) -> int:
