@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 from crucible_prefect.retry import is_transient
 
@@ -48,8 +48,7 @@ def failed_rows(group: FileGroup, exc: BaseException) -> list[FileRow]:
 
 
 def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup], *,
-              concurrency_limit: str | None = None,
-              on_done: Callable[[FileGroup], Any] | None = None) -> list[GroupResult]:
+              concurrency_limit: str | None = None) -> list[GroupResult]:
     """Ingest each group of the batch; errors become failed rows, never an exception."""
     results = []
     for group in groups:
@@ -58,8 +57,6 @@ def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup], *,
             result.run_dataset_ensured = ctx.run_dataset.ensured
             result.run_dataset_created = ctx.run_dataset.created
         results.append(result)
-        if on_done is not None:
-            on_done(group)
     return results
 
 
