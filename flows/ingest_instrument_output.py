@@ -405,9 +405,9 @@ def _display_url(path: str) -> str:
 
 def __getattr__(name: str) -> Any:
     """``ingest_instrument_output_dask``: the same flow on a Dask task runner, made on first use
-    (configuration: flows/ingest/runners.py; needs the ``dask`` extra)."""
+    (configuration: crucible_prefect/runners.py; needs the ``dask`` extra)."""
     if name == "ingest_instrument_output_dask":
-        from flows.ingest.runners import dask_variant
+        from crucible_prefect.runners import dask_variant
 
         variant = dask_variant(ingest_instrument_output, "ingest-instrument-output-dask")
         globals()[name] = variant

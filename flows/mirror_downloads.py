@@ -139,9 +139,9 @@ def mirror_downloads(
 
 def __getattr__(name: str) -> Any:
     """``mirror_downloads_dask``: the same flow on a Dask task runner, made on first use
-    (configuration: flows/ingest/runners.py; needs the ``dask`` extra)."""
+    (configuration: crucible_prefect/runners.py; needs the ``dask`` extra)."""
     if name == "mirror_downloads_dask":
-        from flows.ingest.runners import dask_variant
+        from crucible_prefect.runners import dask_variant
 
         variant = dask_variant(mirror_downloads, "mirror-downloads-dask")
         globals()[name] = variant

@@ -63,7 +63,7 @@ def test_dask_variants_are_the_same_flows_on_another_runner():
 
 
 def test_runner_configuration_and_a_missing_extra(monkeypatch):
-    from flows.ingest.runners import DaskUnavailable, dask_task_runner
+    from crucible_prefect.runners import DaskUnavailable, dask_task_runner
 
     monkeypatch.setenv("CRUCIBLE_DASK_CLUSTER_KWARGS", '{"n_workers": 3}')
     assert dask_task_runner().cluster_kwargs == {"n_workers": 3}
