@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.compat,
-              pytest.mark.xfail(strict=True, reason="server gap: projects have no MFID unique_id; /projects ignores ?project_id=")]
+pytestmark = [pytest.mark.compat]
 
 
 def test_get_a_project_by_slug_and_by_its_mfid(nano, crucible_user):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException
@@ -13,16 +14,26 @@ from ..accounts import add_member, remove_member
 from ..auth import Caller, require_admin
 from ..db import Membership, Metadata, Project, User, now_iso
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
+from ...mfid import is_mfid, mfid_from_uuid
 from ..records import off_envelope, public_user
 from ..schemas import ProjectIn, set_fields
 from .users import find_user, user_record
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+_PROJECT_NS = uuid.UUID("5f0e2c7a-33d1-4c1e-9a57-2f9b4c1d8e60")
+
+
+def project_mfid(project_id: str) -> str:
+    """The project's MFID (3.3 clients address projects by it): derived from the id, so stable."""
+    return mfid_from_uuid(uuid.uuid5(_PROJECT_NS, project_id))
 
 
 def get_project(db: Session, caller: Caller, project_id: str) -> Project:
     """Projects are readable by anyone with a key (3.1); details depend on membership."""
     proj = db.scalar(select(Project).where(Project.project_id == project_id))
+    if proj is None and is_mfid(project_id):
+        proj = next((p for p in db.scalars(select(Project))
+                     if project_mfid(p.project_id) == project_id), None)
     if proj is None:
         raise HTTPException(404, f"Project {project_id} not found")
     return proj
@@ -31,7 +42,8 @@ def get_project(db: Session, caller: Caller, project_id: str) -> Project:
 def project_record(db: Session, caller: Caller, p: Project, *, include_metadata: bool = False,
                    brief: bool = False) -> dict:
     member = caller.is_admin or p.project_id in caller.groups
-    rec = {"project_id": p.project_id, "organization": p.organization, "title": p.title,
+    rec = {"unique_id": project_mfid(p.project_id), "project_id": p.project_id,
+           "organization": p.organization, "title": p.title,
            "status": p.status, "project_lead_orcid": p.project_lead_orcid,
            "project_lead_email": p.project_lead_email if member else None,
            "creation_time": p.creation_time, "modification_time": p.modification_time,
@@ -50,8 +62,10 @@ def project_record(db: Session, caller: Caller, p: Project, *, include_metadata:
 
 @router.get("")
 def list_projects(db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0,
-                  include_metadata: bool = False):
+                  include_metadata: bool = False, project_id: Optional[str] = None):
     q = select(Project)
+    if project_id is not None:  # exact, ignoring case: how 3.3 clients resolve a slug
+        q = q.where(func.lower(Project.project_id) == project_id.lower())
     if not caller.is_admin:
         q = q.where(Project.project_id.in_(caller.groups))
     total = db.scalar(select(func.count()).select_from(q.subquery()))

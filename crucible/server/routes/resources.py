@@ -23,9 +23,10 @@ def resolve(db: Session, caller: Caller, rid: str) -> Union[Entity, Project]:
     ent = db.scalar(select(Entity).where(Entity.unique_id == rid))
     if ent is not None:
         return get_entity(db, caller, rid)
-    if db.scalar(select(Project.seq).where(Project.project_id == rid)) is not None:
-        return get_project(db, caller, rid)
-    raise HTTPException(404, f"Resource {rid} not found")
+    try:
+        return get_project(db, caller, rid)  # by project_id or (3.3 clients) project MFID
+    except HTTPException:
+        raise HTTPException(404, f"Resource {rid} not found") from None
 
 
 def check_writable(db: Session, caller: Caller, res: Union[Entity, Project]) -> None:
