@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.compat,
-              pytest.mark.xfail(strict=True, reason="server gap: no PUT/DELETE /resources/{id}/access/public")]
+pytestmark = [pytest.mark.compat]
 
 
 def test_set_public_lets_an_outsider_read_and_set_private_hides_it_again(

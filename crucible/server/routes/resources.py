@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ..auth import Caller, check_write, require_admin
 from ..db import Acl, Entity, Metadata, Project
 from ..deps import DB, Who
+from ..entities import patch_entity
 from ..records import get_entity, links_of, record
 from .entities import includes
 from .projects import get_project, project_record
@@ -169,3 +170,16 @@ def get_dataset_access_groups(dsid: str, db: DB, caller: Who):
 def add_dataset_access_group(dsid: str, group_name: str, db: DB, caller: Who, read: bool = True,
                              write: bool = False):
     return _acl_add(db, caller, dsid, group_name, read, write)
+
+
+@router.put("/resources/{rid}/access/public")
+def make_public(rid: str, db: DB, caller: Who):
+    """3.3 clients publish by granting the public principal viewer access."""
+    patch_entity(db, caller, get_entity(db, caller, rid), {"public": True})
+    return {"principal_id": "public", "principal_type": "public", "permission": "viewer"}
+
+
+@router.delete("/resources/{rid}/access/public")
+def make_private(rid: str, db: DB, caller: Who):
+    patch_entity(db, caller, get_entity(db, caller, rid), {"public": False})
+    return {"detail": f"Public access to {rid} removed"}
