@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("prefect_dask")
+import prefect_dask  # noqa: E402,F401  (the test extra installs it; a missing one must fail, not skip)
 pytestmark = pytest.mark.prefect
 
 INSTRUMENT = "DaskScope"
