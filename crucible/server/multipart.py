@@ -23,11 +23,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from ..mfid import new_mfid
-from .auth import check_write
-from .db import File, Upload, UploadPart
+from .db import Upload, UploadPart
 from .deps import DB, Conf, Who
-from .records import get_entity
-from .routes.files import discard_upload, file_record, finish_upload, writable_upload
+from .routes.files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
+                           writable_upload)
 from .schemas import UploadInitiate
 
 router = APIRouter(prefix="/datasets/{dsid}/upload/multipart", tags=["files"])
@@ -68,13 +67,9 @@ def _message(upload_id: str, n: int, crc: str) -> str:
 
 @router.post("/initiate")
 def initiate(dsid: str, body: UploadInitiate, db: DB, caller: Who, conf: Conf):
-    ds = get_entity(db, caller, dsid, "dataset")
-    check_write(db, caller, ds)
-    if body.sha256_hash:
-        existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
-                                                File.sha256_hash == body.sha256_hash))
-        if existing is not None:
-            return {"existing_file": file_record(existing, ds.id)}
+    ds, existing = writable_dataset_or_existing_file(db, caller, dsid, body)
+    if existing is not None:
+        return existing
     if not body.filename or body.size == 0:
         raise HTTPException(422, "A non-empty file with a filename is required")
     up = Upload(upload_id=new_mfid(), dataset_mfid=dsid, filename=body.filename, size=body.size,

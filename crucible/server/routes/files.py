@@ -36,15 +36,25 @@ def _file_for(db: Session, caller: Caller, mfid: str) -> tuple[File, Entity]:
     return f, ds
 
 
-@router.post("/datasets/{dsid}/upload/initiate")
-def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
+def writable_dataset_or_existing_file(db: Session, caller: Caller, dsid: str,
+                                      body: UploadInitiate) -> tuple[Entity, dict | None]:
+    """The checks every upload initiate starts with: the caller may write to the dataset, and
+    a file with the same sha256 already on it is answered as ``{"existing_file": ...}``."""
     ds = get_entity(db, caller, dsid, "dataset")
     check_write(db, caller, ds)
     if body.sha256_hash:
         existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
                                                 File.sha256_hash == body.sha256_hash))
         if existing is not None:
-            return {"existing_file": file_record(existing, ds.id)}
+            return ds, {"existing_file": file_record(existing, ds.id)}
+    return ds, None
+
+
+@router.post("/datasets/{dsid}/upload/initiate")
+def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
+    ds, existing = writable_dataset_or_existing_file(db, caller, dsid, body)
+    if existing is not None:
+        return existing
     if not body.filename:
         raise HTTPException(422, "filename must not be empty")
     upload = Upload(upload_id=new_mfid(), dataset_mfid=dsid, filename=body.filename,
