@@ -28,6 +28,7 @@ from .deps import DB, Conf, Who
 from .routes.files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
                            writable_upload)
 from .schemas import UploadInitiate
+from .uploads import receive_exactly
 
 router = APIRouter(prefix="/datasets/{dsid}/upload/multipart", tags=["files"])
 raw_router = APIRouter()
@@ -175,23 +176,17 @@ async def put_part(upload_id: str, part_number: int, request: Request, crc32c: s
     folder = request.app.state.storage.parts_dir(upload_id)
     folder.mkdir(exist_ok=True)
     tmp = folder / f"{part_number}.{new_mfid()}.tmp"
-    got, crc, buf = 0, 0, bytearray()
+    crc = 0
     fh = open(tmp, "wb")
+
+    def sink(data: bytes) -> None:
+        nonlocal crc
+        crc = google_crc32c.extend(crc, data)
+        fh.write(data)
+
     try:
-        async for piece in request.stream():
-            got += len(piece)
-            if got > want:
-                raise HTTPException(400, f"Part {part_number} is longer than {want} bytes")
-            buf += piece
-            if len(buf) >= FLUSH:
-                data, buf = bytes(buf), bytearray()
-                crc = google_crc32c.extend(crc, data)
-                await anyio.to_thread.run_sync(fh.write, data)
-        crc = google_crc32c.extend(crc, bytes(buf))
-        fh.write(buf)
+        await receive_exactly(request, want, sink, what=f"Part {part_number}")
         fh.close()
-        if got != want:
-            raise HTTPException(400, f"Part {part_number} has {got} bytes, expected {want}")
         if crc32c and _b64(crc) != crc32c:
             raise HTTPException(400, f"Part {part_number} CRC32C mismatch")
         os.replace(tmp, folder / str(part_number))

@@ -13,6 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import anyio
 import google_crc32c
@@ -138,12 +139,29 @@ async def _finish_or_308(request: Request, up: Upload, st: UploadState, part: Pa
     return JSONResponse(_done_body(up), status_code=200)
 
 
+async def receive_exactly(request: Request, length: int, sink: Callable[[bytes], None], *,
+                          what: str) -> None:
+    """Stream the request body into ``sink`` in ~1 MiB blocks (called off the event loop);
+    400 unless exactly ``length`` bytes arrive. Shared by resumable chunks and multipart parts."""
+    got, buf = 0, bytearray()
+    async for piece in request.stream():
+        got += len(piece)
+        if got > length:
+            raise HTTPException(400, f"{what} is longer than {length} bytes")
+        buf += piece
+        if len(buf) >= FLUSH_BYTES:
+            data, buf = bytes(buf), bytearray()
+            await anyio.to_thread.run_sync(sink, data)
+    if got != length:
+        raise HTTPException(400, f"{what} has {got} bytes, expected {length}")
+    if buf:
+        await anyio.to_thread.run_sync(sink, bytes(buf))
+
+
 async def _receive(request: Request, part: Path, st: UploadState, a: int, length: int) -> None:
     """Stream the body to ``part`` at offset ``a``; roll back unless exactly ``length`` bytes came."""
     sha0, crc0 = st.sha.copy(), st.crc
     fh = await anyio.to_thread.run_sync(open, part, "r+b")
-    got = 0
-    buf = bytearray()
 
     def flush(data: bytes) -> None:
         fh.write(data)
@@ -153,18 +171,7 @@ async def _receive(request: Request, part: Path, st: UploadState, a: int, length
     try:
         fh.seek(a)
         fh.truncate(a)
-        async for piece in request.stream():
-            got += len(piece)
-            if got > length:
-                raise HTTPException(400, f"Chunk body is longer than its Content-Range ({length} bytes)")
-            buf += piece
-            if len(buf) >= FLUSH_BYTES:
-                data, buf = bytes(buf), bytearray()
-                await anyio.to_thread.run_sync(flush, data)
-        if got != length:
-            raise HTTPException(400, f"Chunk body has {got} bytes but Content-Range says {length}")
-        if buf:
-            await anyio.to_thread.run_sync(flush, bytes(buf))
+        await receive_exactly(request, length, flush, what="Chunk body (per its Content-Range)")
         await anyio.to_thread.run_sync(fh.flush)
         st.offset = a + length
     except BaseException:
