@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import sys
+from typing import Any, Callable
 
 ADDRESS_ENV = "CRUCIBLE_DASK_ADDRESS"
 CLUSTER_KWARGS_ENV = "CRUCIBLE_DASK_CLUSTER_KWARGS"
@@ -51,3 +52,19 @@ def dask_task_runner(address: str | None = None, cluster_kwargs: dict | None = N
 def dask_variant(flow: Any, name: str) -> Any:
     """``flow`` under another name, running its tasks on Dask."""
     return flow.with_options(name=name, task_runner=dask_task_runner())
+
+
+def dask_variant_attribute(module_name: str, attribute: str, flow: Any,
+                           flow_name: str) -> Callable[[str], Any]:
+    """A module-level ``__getattr__`` that makes ``attribute`` (``flow`` on Dask, named
+    ``flow_name``) on first access and keeps it in the module, so importing the flow module
+    never imports Dask."""
+
+    def __getattr__(name: str) -> Any:
+        if name == attribute:
+            variant = dask_variant(flow, flow_name)
+            setattr(sys.modules[module_name], name, variant)
+            return variant
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -20,6 +20,7 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from crucible.errors import CrucibleError
+from crucible_prefect.runners import dask_variant_attribute
 from crucible_prefect.credentials import CrucibleCredentials
 from flows.ingest import discovery, extractors as extractors_mod, grouping as grouping_mod
 from flows.ingest import identity as ident
@@ -403,13 +404,7 @@ def _display_url(path: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def __getattr__(name: str) -> Any:
-    """``ingest_instrument_output_dask``: the same flow on a Dask task runner, made on first use
-    (configuration: crucible_prefect/runners.py; needs the ``dask`` extra)."""
-    if name == "ingest_instrument_output_dask":
-        from crucible_prefect.runners import dask_variant
-
-        variant = dask_variant(ingest_instrument_output, "ingest-instrument-output-dask")
-        globals()[name] = variant
-        return variant
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: ``ingest_instrument_output_dask``: the same flow on a Dask task runner, made on first use
+#: (configuration: crucible_prefect/runners.py; needs the ``dask`` extra).
+__getattr__ = dask_variant_attribute(__name__, "ingest_instrument_output_dask", ingest_instrument_output,
+                                     "ingest-instrument-output-dask")

@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from crucible_prefect.runners import dask_variant_attribute
 from crucible_prefect import CrucibleCredentials
 from flows.mirror import (DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, CrucibleSource, Mirror,
                           MirrorOptions, Query, open_destination)
@@ -137,16 +138,10 @@ def mirror_downloads(
     return summary
 
 
-def __getattr__(name: str) -> Any:
-    """``mirror_downloads_dask``: the same flow on a Dask task runner, made on first use
-    (configuration: crucible_prefect/runners.py; needs the ``dask`` extra)."""
-    if name == "mirror_downloads_dask":
-        from crucible_prefect.runners import dask_variant
-
-        variant = dask_variant(mirror_downloads, "mirror-downloads-dask")
-        globals()[name] = variant
-        return variant
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: ``mirror_downloads_dask``: the same flow on a Dask task runner, made on first use
+#: (configuration: crucible_prefect/runners.py; needs the ``dask`` extra).
+__getattr__ = dask_variant_attribute(__name__, "mirror_downloads_dask", mirror_downloads,
+                                     "mirror-downloads-dask")
 
 
 if __name__ == "__main__":  # pragma: no cover - convenience for a one-off run
