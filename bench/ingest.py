@@ -68,7 +68,7 @@ def child_flow(args: argparse.Namespace) -> None:
     """Runs in the child process: the flow twice (first run, re-run); prints JSON."""
     from prefect import flow
 
-    from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
+    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
 
     @flow(name="bench-warm-up")
     def warm_up() -> None:

@@ -149,7 +149,7 @@ def main() -> None:
         os.environ["PREFECT_API_URL"] = api_url
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    from flows.mirror_downloads import mirror_downloads
+    from crucible_prefect.flows.mirror import mirror_downloads
 
     try:
         with LocalCrucible(data_dir=work / "server") as srv, \
@@ -172,9 +172,9 @@ def main() -> None:
             base_rss = RssSampler.rss()
             with RssSampler() as rss:
                 first, t_flow = timed(lambda: mirror_downloads(
-                    f"file://{work}/flow-big", [big], credentials=creds, max_concurrency=conc))
+                    f"file://{work}/flow-big", [big], credentials=creds, max_concurrency=conc).summary())
             again, t_again = timed(lambda: mirror_downloads(
-                f"file://{work}/flow-big", [big], credentials=creds, max_concurrency=conc))
+                f"file://{work}/flow-big", [big], credentials=creds, max_concurrency=conc).summary())
             assert raw_bytes == total and first["counts"].get("copied") == big_n + 1, first
             # the raw copy again, after the flow, so neither side alone profits from a warm cache
             _, t_raw2 = timed(lambda: raw_copy(client, big, work / "raw-big2", conc))
@@ -182,9 +182,9 @@ def main() -> None:
 
             _, t_raw_small = timed(lambda: raw_copy(client, small, work / "raw-small", conc))
             small_first, t_flow_small = timed(lambda: mirror_downloads(
-                f"file://{work}/flow-small", [small], credentials=creds, max_concurrency=conc))
+                f"file://{work}/flow-small", [small], credentials=creds, max_concurrency=conc).summary())
             small_again, t_small_again = timed(lambda: mirror_downloads(
-                f"file://{work}/flow-small", [small], credentials=creds, max_concurrency=conc))
+                f"file://{work}/flow-small", [small], credentials=creds, max_concurrency=conc).summary())
 
         mbps = lambda b, t: b / MiB / t  # noqa: E731
         print(f"\nlarge files: {big_n} x {big_size // MiB} MiB, concurrency {conc}")

@@ -9,6 +9,9 @@ from .errors import (AuthenticationError, ChecksumMismatchError, ConflictError,
                      RateLimitedError, ServerError, TransferError, ValidationError)
 from .models import Dataset, Instrument, Project, Sample, User
 from .transport import RetryPolicy
+from .coexistence import warn_if_nano_crucible
+
+warn_if_nano_crucible()
 
 __all__ = [
     "AuthenticationError",

@@ -9,13 +9,15 @@ from crucible_prefect.credentials import CrucibleCredentials
 from crucible_prefect.retry import retry_on_transient
 from crucible_prefect.tasks import *  # noqa: F401,F403
 from crucible_prefect.tasks import __all__ as _task_names
-from crucible_prefect.linking import (  # noqa: E402  (needs the tasks above)
+from crucible.linking import (
     HolderRule,
     MetadataRule,
     RegexRule,
     SampleIdsRule,
     SampleNameRule,
     SampleRule,
+)
+from crucible_prefect.tasks.linking import (
     apply_sample_links,
     find_datasets_to_link,
     plan_sample_links,

@@ -32,6 +32,6 @@ def _demo(args: argparse.Namespace) -> int:
 
     # Prefect's offline telemetry job only logs "database is locked" on the ephemeral API.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from flows.ingest.demo import run_demo
+    from crucible_prefect.demo import run_demo
 
     return run_demo(data_dir=args.data_dir, example=args.example)

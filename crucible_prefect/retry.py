@@ -12,6 +12,8 @@ from typing import Any
 
 from prefect.tasks import exponential_backoff
 
+from crucible.transient import is_transient
+
 __all__ = [
     "TASK_RETRIES",
     "TASK_RETRY_DELAY_SECONDS",
@@ -26,32 +28,6 @@ TASK_RETRIES = 2
 TASK_RETRY_DELAY_SECONDS = exponential_backoff(backoff_factor=10)(TASK_RETRIES)
 #: Spread retries of many tasks apart so they do not hit a recovering server together.
 TASK_RETRY_JITTER_FACTOR = 0.5
-
-_PERMANENT_5XX = {501, 505}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """True for errors that a later attempt may not see: 5xx (not 501/505), 429, connections."""
-    import requests
-
-    from crucible.errors import ChecksumMismatchError, CrucibleHTTPError, TransferError
-
-    if isinstance(exc, CrucibleHTTPError):
-        status = exc.status_code
-        if status is None:
-            return True
-        return status == 429 or (status >= 500 and status not in _PERMANENT_5XX)
-    if isinstance(exc, ChecksumMismatchError):
-        return False
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout, ConnectionError)):
-        return True
-    if isinstance(exc, TransferError):
-        # An upload session or signed URL failed after the transport's own retries; the
-        # cause tells whether it is worth another attempt.
-        cause = exc.__cause__ or exc.__context__
-        return cause is None or is_transient(cause)
-    return False
-
 
 def retry_on_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry the task only if it failed on a transient error."""

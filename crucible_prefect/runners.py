@@ -1,11 +1,13 @@
-"""Task runners for the ready-made flows: the thread pool (default) or Dask (``dask`` extra).
+"""Run a job's units of work as Prefect tasks, on the flow's task runner (thread pool or Dask).
 
-The flows pass only picklable task arguments and get their results back from the tasks, so the
-same flow runs on either; the Dask variants are ``flow.with_options(task_runner=...)`` made on
-first use (importing Dask costs seconds, and the extra may be missing).
+:class:`TaskRunner` is the Prefect side of the one runner interface in ``crucible.jobs``: the
+plain engines plan picklable units, and this runner submits ``work(client, unit)`` as one task
+per unit, with at most ``max_in_flight`` tasks running, and yields the results as tasks finish.
+Inside the task the client comes from the credentials (so a Dask worker builds its own).
 
-Configuration of the Dask variants, read when the variant is first used (so a deployment can
-set it through its ``env`` job variables):
+:class:`DaskOnDemand` is the task runner of the ``*_dask`` flow variants: a
+``prefect_dask.DaskTaskRunner`` configured when a flow run starts, from the environment (so a
+deployment sets it through its ``env`` job variables), and only then importing Dask:
 
 - ``CRUCIBLE_DASK_ADDRESS``: connect to a running Dask scheduler (``tcp://host:8786``);
 - else a temporary ``distributed.LocalCluster`` per flow run, with the keyword arguments in
@@ -16,11 +18,80 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from typing import Any, Callable
+import queue
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import TaskRunner as PrefectTaskRunner
+
+from crucible.jobs import UnitFailure
+from crucible.jobs.runner import Work
+from crucible_prefect.tasks.common import CRUCIBLE_TAG, Credentials, client_for
 
 ADDRESS_ENV = "CRUCIBLE_DASK_ADDRESS"
 CLUSTER_KWARGS_ENV = "CRUCIBLE_DASK_CLUSTER_KWARGS"
+
+
+@task(name="crucible-unit", tags=[CRUCIBLE_TAG], cache_policy=NO_CACHE)
+def run_unit(work: Work, unit: Any, credentials: Credentials = None,
+             concurrency_limit: str | None = None) -> Any:
+    """One unit of a job: ``work(client, unit)``, holding a global concurrency slot if named.
+
+    The job's work retries transient errors per item inside, so the task itself has none.
+    """
+    client = client_for(credentials)
+    if not concurrency_limit:
+        return work(client, unit)
+    from prefect.concurrency.sync import concurrency
+
+    with concurrency(concurrency_limit, occupy=1, strict=False):
+        return work(client, unit)
+
+
+class TaskRunner:
+    """Submits each unit as a ``task_name`` task run; at most ``max_in_flight`` at once."""
+
+    def __init__(self, credentials: Credentials, *, task_name: str, max_in_flight: int = 8,
+                 concurrency_limit: str | None = None) -> None:
+        self.credentials = credentials
+        self.task = run_unit.with_options(name=task_name)
+        self.max_in_flight = max(1, max_in_flight)
+        self.concurrency_limit = concurrency_limit
+
+    def map(self, work: Work, units: Sequence[Any],
+            name: Callable[[Any], str] | None = None) -> Iterator[tuple[Any, Any]]:
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+        in_flight: dict[int, Any] = {}  # id(future) -> unit
+        pending = iter(units)
+
+        def submit(unit: Any) -> None:
+            run_name = name(unit) if name else None
+            task_ = self.task.with_options(task_run_name=run_name) if run_name else self.task
+            future = task_.submit(work, unit, self.credentials, self.concurrency_limit)
+            in_flight[id(future)] = unit
+            future.add_done_callback(finished.put)
+
+        for unit in _take(pending, self.max_in_flight):
+            submit(unit)
+        while in_flight:
+            future = finished.get()
+            unit = in_flight.pop(id(future))
+            try:
+                result = future.result(raise_on_failure=True)
+            except Exception as exc:  # the task itself broke: the job reports the unit
+                result = UnitFailure(exc)
+            for nxt in _take(pending, 1):
+                submit(nxt)
+            yield unit, result
+
+
+def _take(it: Iterator[Any], n: int) -> Iterable[Any]:
+    for _ in range(n):
+        try:
+            yield next(it)
+        except StopIteration:
+            return
 
 
 class DaskUnavailable(ImportError):
@@ -49,22 +120,37 @@ def dask_task_runner(address: str | None = None, cluster_kwargs: dict | None = N
     return DaskTaskRunner(cluster_kwargs=cluster_kwargs)
 
 
+class DaskOnDemand(PrefectTaskRunner):
+    """A Dask task runner made when the flow run starts (see the module docstring)."""
+
+    def __init__(self, address: str | None = None, cluster_kwargs: dict | None = None) -> None:
+        super().__init__()
+        self.address = address
+        self.cluster_kwargs = cluster_kwargs
+        self._inner: Any = None
+
+    def duplicate(self) -> "DaskOnDemand":
+        return type(self)(self.address, self.cluster_kwargs)
+
+    def __enter__(self) -> "DaskOnDemand":
+        self._inner = dask_task_runner(self.address, self.cluster_kwargs)
+        self._inner.__enter__()
+        self._started = True
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            if self._inner is not None:
+                self._inner.__exit__(*exc_info)
+        finally:
+            self._inner = None
+            self._started = False
+
+    def submit(self, task: Any, parameters: dict[str, Any], wait_for: Any = None,
+               dependencies: Any = None) -> Any:
+        return self._inner.submit(task, parameters, wait_for, dependencies)
+
+
 def dask_variant(flow: Any, name: str) -> Any:
-    """``flow`` under another name, running its tasks on Dask."""
-    return flow.with_options(name=name, task_runner=dask_task_runner())
-
-
-def dask_variant_attribute(module_name: str, attribute: str, flow: Any,
-                           flow_name: str) -> Callable[[str], Any]:
-    """A module-level ``__getattr__`` that makes ``attribute`` (``flow`` on Dask, named
-    ``flow_name``) on first access and keeps it in the module, so importing the flow module
-    never imports Dask."""
-
-    def __getattr__(name: str) -> Any:
-        if name == attribute:
-            variant = dask_variant(flow, flow_name)
-            setattr(sys.modules[module_name], name, variant)
-            return variant
-        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
-
-    return __getattr__
+    """``flow`` under another name, running its tasks on Dask (made when a run starts)."""
+    return flow.with_options(name=name, task_runner=DaskOnDemand())

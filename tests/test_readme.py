@@ -32,7 +32,7 @@ def test_readme_quickstart_test_command_is_what_ci_runs():
 
 
 def test_readme_link_rules_are_valid_rules_one_per_kind():
-    from crucible_prefect.linking import parse_rules
+    from crucible.linking import parse_rules
 
     block = next(b for b in python_blocks(ROOT / "README.md") if "link_datasets_to_samples(" in b)
     rules_src = block[block.index("rules = ["):block.index("]\nreport")] + "]"

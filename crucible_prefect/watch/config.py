@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from crucible.ingest.settings import IngestOptions
+
 #: Names a writer uses while a file is still open (rename-on-close); a run holding one is busy.
 DEFAULT_BUSY_PATTERNS: tuple[str, ...] = (
     "*.tmp", "*.part", "*.partial", "*.crdownload", "*.filepart", "~$*", ".~lock.*",
@@ -59,7 +61,7 @@ class FinishedRule(_Strict):
         return value
 
 
-class InstrumentEntry(_Strict):
+class InstrumentEntry(IngestOptions):
     """One instrument: where to watch, when a run is finished, and the ingest flow's settings."""
 
     name: str = Field(description="Instrument name; the event resource is crucible.instrument.<name>.")
@@ -78,35 +80,17 @@ class InstrumentEntry(_Strict):
         description="On the very first start, also emit runs that were already finished.",
     )
 
-    # --- settings handed to the ingest flow (names and defaults match its parameters) ---
-    project_id: str = Field(description="Crucible project the datasets go to.")
-    owner_orcid: str | None = None
-    mode: Literal["session", "files", "single"] = "session"
-    include: list[str] | None = None
-    exclude: list[str] | None = None
-    grouping: str = "stem"
-    sample_ids: list[str] | None = None
-    sample_rules: list[dict[str, Any]] | None = None
-    keywords: list[str] | None = None
-    scientific_metadata: dict[str, Any] | None = None
-    extractors: list[str] | None = None
-    ingestor: str | None = None
-    post_processing: list[str] | None = None
-    settle_seconds: float | None = Field(
+    # --- the ingest settings (crucible.ingest.IngestOptions) and the flow's Prefect-only ones ---
+    settle_seconds: float | None = Field(  # type: ignore[assignment]
         default=None, ge=0,
         description="Default: 0 with a sentinel, else the quiet period (never longer than it).",
     )
-    max_concurrency: int = Field(default=8, ge=1, le=64)
     concurrency_limit: str | None = Field(
-        default=None, description="Prefect global concurrency limit held per file group (e.g. crucible-api).",
-    )
-    storage_options: dict[str, Any] | None = Field(
-        default=None, description="fsspec options for worker_folder; no secrets (they show in the UI).",
+        default=None, description="Prefect global concurrency limit held per unit of work (e.g. crucible-api).",
     )
     storage_secret: str | None = Field(
         default=None, description="Prefect Secret block holding secret fsspec options (passwords, keys).",
     )
-    digest_cache: bool = True
     credentials: str | None = Field(default=None, description="CrucibleCredentials block name.")
 
     @field_validator("name")
@@ -123,18 +107,12 @@ class InstrumentEntry(_Strict):
             raise ValueError("must not be empty")
         return os.path.expandvars(os.path.expanduser(value))
 
-    @field_validator("grouping")
+    @field_validator("run_name")
     @classmethod
-    def _valid_grouping(cls, value: str) -> str:
-        if value in ("stem", "file"):
-            return value
-        if value.startswith("regex:"):
-            try:
-                re.compile(value[len("regex:"):])
-            except re.error as exc:
-                raise ValueError(f"bad regex: {exc}") from None
-            return value
-        raise ValueError("must be 'stem', 'file' or 'regex:<pattern>'")
+    def _no_run_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("each run is named after its folder or file; run_name cannot be fixed here")
+        return value
 
     @field_validator("storage_options")
     @classmethod
@@ -177,28 +155,15 @@ class InstrumentEntry(_Strict):
 
     def flow_parameters(self, run_path: str) -> dict[str, Any]:
         """Every ingest-flow parameter for one finished run (all keys present, JSON-able)."""
+        options = self.model_dump(mode="json", include=set(IngestOptions.model_fields))
+        options.pop("run_name", None)
         return {
             "path": self.worker_path(run_path),
             "instrument_name": self.name,
-            "project_id": self.project_id,
-            "owner_orcid": self.owner_orcid,
-            "mode": self.mode,
-            "include": self.include,
-            "exclude": self.exclude,
-            "grouping": self.grouping,
-            "sample_ids": self.sample_ids,
-            "sample_rules": self.sample_rules,
-            "keywords": self.keywords,
-            "scientific_metadata": self.scientific_metadata,
-            "extractors": self.extractors,
-            "ingestor": self.ingestor,
-            "post_processing": self.post_processing,
+            **options,
             "settle_seconds": self.resolved_settle_seconds(),
-            "max_concurrency": self.max_concurrency,
             "concurrency_limit": self.concurrency_limit,
-            "storage_options": self.storage_options,
             "storage_secret": self.storage_secret,
-            "digest_cache": self.digest_cache,
             "credentials": self.credentials,
         }
 

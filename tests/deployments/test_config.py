@@ -112,7 +112,7 @@ def test_schema_matches_the_ingest_flow_signature():
     """Every parameter we send exists on the flow, and our defaults are the flow's defaults."""
     import inspect
 
-    flow_mod = pytest.importorskip("flows.ingest_instrument_output")
+    flow_mod = pytest.importorskip("crucible_prefect.flows.ingest")
     sig = inspect.signature(flow_mod.ingest_instrument_output.fn)
     params = parse_config({"instruments": [_entry()]}).instruments[0].flow_parameters("/data/tem/r1")
     unknown = set(params) - set(sig.parameters)

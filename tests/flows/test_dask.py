@@ -51,8 +51,8 @@ def test_dask_variants_are_the_same_flows_on_another_runner():
     from prefect.task_runners import ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
-    import flows.ingest_instrument_output as ingest
-    import flows.mirror_downloads as mirror
+    import crucible_prefect.flows.ingest as ingest
+    import crucible_prefect.flows.mirror as mirror
 
     for module, base, variant in ((ingest, "ingest_instrument_output", "ingest_instrument_output_dask"),
                                   (mirror, "mirror_downloads", "mirror_downloads_dask")):
@@ -81,7 +81,7 @@ def test_runner_configuration_and_a_missing_extra(monkeypatch):
 @pytest.mark.parametrize("processes", [False, True], ids=["in-process", "worker-process"])
 def test_ingest_on_dask(crucible_credentials, crucible_user, instrument, tmp_path, monkeypatch,
                         processes):
-    from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
+    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
 
     monkeypatch.setenv("CRUCIBLE_PREFECT_CACHE_DIR", str(tmp_path / "digest-cache"))
     files = {f"scan_{i:02d}.ser": os.urandom(3000 + i) for i in range(5)}
@@ -141,9 +141,9 @@ def make_dataset(client, tmp_path: Path, project: str, files: dict[str, bytes]) 
 def test_mirror_on_dask(crucible_credentials, crucible_user, tmp_path, processes):
     """In-process, tasks share the flow's mirror; in a worker process each task opens its own
     and journals into the run's manifest, which the flow folds in."""
-    from flows.mirror.destination import open_destination
-    from flows.mirror.manifest import Manifest
-    from flows.mirror_downloads import mirror_downloads
+    from crucible.mirror.destination import open_destination
+    from crucible.mirror.manifest import Manifest
+    from crucible_prefect.flows.mirror import mirror_downloads
 
     client = crucible_credentials.get_client()
     data = [{"a.bin": os.urandom(70_000), "sub/b.bin": os.urandom(1000)},
@@ -154,7 +154,7 @@ def test_mirror_on_dask(crucible_credentials, crucible_user, tmp_path, processes
 
     state = flow(url, ids, credentials=crucible_credentials, return_state=True)
     assert state.is_completed(), state.message
-    summary = state.result()
+    summary = state.result().summary()
     assert summary["counts"] == {"copied": 5} and not summary["failed"]  # 3 files + 2 records
     assert summary["bytes_copied"] > 76_000 and summary["listing_calls"] >= 3
     for dsid, files in zip(ids, data):

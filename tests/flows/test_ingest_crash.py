@@ -26,8 +26,8 @@ INSTRUMENT = "IngestScope"
 DRIVER = """
 import os, pathlib, sys, time
 
-from flows.ingest.ops import CrucibleOps
-from flows.ingest_instrument_output import ingest_instrument_output
+from crucible.ingest.ops import CrucibleOps
+from crucible_prefect.flows.ingest import ingest_instrument_output
 
 upload, merge_metadata = CrucibleOps.upload, CrucibleOps.merge_metadata
 STALL = os.environ["INGEST_STALL"]
@@ -89,7 +89,7 @@ def instrument(crucible_server):
 def test_sigkill_mid_run_then_rerun_finishes_without_duplicates_or_orphans(
         stall_at, tmp_path, crucible_server, crucible_user, crucible_credentials, prefect_backend,
         instrument):
-    from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
+    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
 
     run = tmp_path / f"crash-{uuid.uuid4().hex[:8]}"
     run.mkdir()

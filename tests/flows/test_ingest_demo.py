@@ -10,7 +10,7 @@ pytestmark = pytest.mark.prefect
 
 
 def test_demo_ingests_the_example_then_creates_nothing(tmp_path, prefect_backend, monkeypatch):
-    from flows.ingest.demo import run_demo
+    from crucible_prefect.demo import run_demo
 
     monkeypatch.setenv("CRUCIBLE_PREFECT_CACHE_DIR", str(tmp_path / "cache"))
     first, second = io.StringIO(), io.StringIO()
@@ -25,7 +25,7 @@ def test_demo_ingests_the_example_then_creates_nothing(tmp_path, prefect_backend
 
 
 def test_demo_names_a_missing_example(tmp_path):
-    from flows.ingest.demo import run_demo
+    from crucible_prefect.demo import run_demo
 
     with pytest.raises(FileNotFoundError, match="example run not found"):
         run_demo(data_dir=tmp_path, example=str(tmp_path / "nope"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.mirror.testing import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+from crucible_prefect.s3testing import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.prefect
 
@@ -61,7 +61,7 @@ def private_digest_cache(tmp_path, monkeypatch):
 @pytest.fixture()
 def ingest(crucible_credentials, crucible_user, admin):
     """Run the flow with the test project/instrument; returns (state, report)."""
-    from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
+    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
 
     def run(path, **kwargs):
         params = dict(path=str(path), instrument_name=INSTRUMENT,
@@ -301,11 +301,11 @@ def test_artifacts_are_published(ingest, tmp_path, prefect_backend):
     root = write_run(unique_run(tmp_path), {"a.dat": b"a"})
     state, report = ingest(root, mode="files")
     assert state.is_completed()
-    from flows.ingest.report import artifact_key
+    from crucible_prefect.artifacts import artifact_key
 
     with get_client(sync_client=True) as client:
         arts = client.read_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=[artifact_key(root.name)])))
+            key=ArtifactFilterKey(any_=[artifact_key("ingest", root.name)])))
     assert arts and arts[0].type == "table"
     assert "a.dat" in str(arts[0].data)
 
@@ -325,7 +325,7 @@ def test_sample_rules_are_handed_to_the_link_flow(ingest, user_client, crucible_
 
 
 def test_a_direct_call_raises_with_the_report(crucible_credentials, crucible_user, admin, tmp_path):
-    from flows.ingest_instrument_output import IngestFailed, ingest_instrument_output
+    from crucible_prefect.flows.ingest import IngestFailed, ingest_instrument_output
 
     with pytest.raises(IngestFailed) as info:
         ingest_instrument_output(path=str(tmp_path / "absent"), instrument_name=INSTRUMENT,
@@ -337,7 +337,7 @@ def test_a_direct_call_raises_with_the_report(crucible_credentials, crucible_use
 def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
     import fsspec
 
-    from flows.mirror.testing import s3_storage_options
+    from crucible_prefect.s3testing import s3_storage_options
 
     options = s3_storage_options(s3_endpoint)
     run = f"s3run-{uuid.uuid4().hex[:8]}"

@@ -14,9 +14,9 @@ import fsspec
 import pytest
 
 from crucible.mfid import is_mfid, uuid_from_mfid
-from flows.ingest import discovery, extractors, grouping, identity, quiescence
-from flows.ingest.hashcache import DigestCache
-from flows.ingest.models import FileEntry, FileGroup
+from crucible.ingest import discovery, extractors, grouping, identity, quiescence
+from crucible.ingest.hashcache import DigestCache
+from crucible.ingest.models import FileEntry, FileGroup
 
 
 def _write(root, rel, data=b"x", age=3600.0):
@@ -200,7 +200,7 @@ def test_bad_sidecar_is_reported_with_the_extractor_name(tmp_path):
 
 
 def test_batches_balance_bytes_and_keep_every_group_once():
-    from flows.ingest.batching import make_batches
+    from crucible.ingest.batching import make_batches
 
     groups = [FileGroup(f"g{i:03d}", [FileEntry(f"/r/g{i}", f"g{i}", 1000)]) for i in range(100)]
     groups.append(FileGroup("big", [FileEntry("/r/big", "big", 10**9)]))
@@ -214,7 +214,7 @@ def test_batches_balance_bytes_and_keep_every_group_once():
 
 
 def test_a_group_that_grows_while_it_is_read_is_held_back(tmp_path):
-    from flows.ingest.worker import RunContext, ingest_group
+    from crucible.ingest.worker import RunContext, ingest_group
 
     path = _write(tmp_path, "run/scan.ser", b"a" * 1000)
     _write(tmp_path, "run/scan.emi", b"e" * 10)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from flows.link_datasets_to_samples import SampleLinkError, link_datasets_to_samples
+from crucible_prefect.flows.link import LinkFailed, link_datasets_to_samples
 
 pytestmark = pytest.mark.prefect
 
@@ -63,6 +63,11 @@ def artifact_rows(flow_run_id) -> list[dict]:
     return json.loads(data) if isinstance(data, str) else data
 
 
+def as_dict(report):
+    """The report as the JSON a deployment's result shows: rows plus the summary."""
+    return report.model_dump(mode="json") | report.summary()
+
+
 def test_flow_dry_run_then_link_then_rerun_changes_nothing(client, crucible_user, block_name,
                                                            tag):
     project = crucible_user.project_id
@@ -74,17 +79,17 @@ def test_flow_dry_run_then_link_then_rerun_changes_nothing(client, crucible_user
 
     dry = link_datasets_to_samples(**params, dry_run=True, return_state=True)
     assert dry.is_completed()
-    assert dry.result()["counts"] == {"would link": 2}
+    assert dry.result().counts == {"would link": 2}
     rows = artifact_rows(dry.state_details.flow_run_id)
     assert [(r["dataset"], r["sample"], r["status"], r["rule"]) for r in rows] == \
         [(d1, sid, "would link", "1:regex"), (d2, sid, "would link", "1:regex")]
     assert linked(client, d1) == linked(client, d2) == set()
 
-    done = link_datasets_to_samples(**params)
+    done = as_dict(link_datasets_to_samples(**params))
     assert done["counts"] == {"linked": 2} and done["unlinked"] == [] and done["failed"] == []
     assert linked(client, d1) == linked(client, d2) == {sid}
 
-    again = link_datasets_to_samples(**params)
+    again = as_dict(link_datasets_to_samples(**params))
     assert again["counts"] == {"already linked": 2} and again["created_samples"] == []
     assert linked(client, d1) == linked(client, d2) == {sid}
 
@@ -101,7 +106,7 @@ def test_require_link_fails_the_run_after_linking_the_rest(client, crucible_user
                                      credentials=block_name, require_link=True,
                                      return_state=True)
     assert state.is_failed()
-    with pytest.raises(SampleLinkError, match=f"{orphan}: no sample named 'nobody-{tag}'"):
+    with pytest.raises(LinkFailed, match=f"{orphan}: no sample named 'nobody-{tag}'"):
         state.result()
     assert linked(client, good) == {sid}
     rows = artifact_rows(state.state_details.flow_run_id)
@@ -110,7 +115,8 @@ def test_require_link_fails_the_run_after_linking_the_rest(client, crucible_user
     from crucible_prefect.credentials import CrucibleCredentials
 
     block = CrucibleCredentials.load(block_name)  # a block object works as well as its name
-    relaxed = link_datasets_to_samples(rules=rules, dataset_ids=[good, orphan], credentials=block)
+    relaxed = as_dict(link_datasets_to_samples(rules=rules, dataset_ids=[good, orphan],
+                                               credentials=block))
     assert relaxed["unlinked"] == [orphan] and relaxed["counts"]["already linked"] == 1
 
 
@@ -125,14 +131,14 @@ def test_flow_selects_datasets_by_query(client, crucible_user, block_name, tag):
         client.datasets.link_parent_child(session, kid)
     rules = [{"kind": "sample_name", "sample_name": f"Q-{tag}"}]
 
-    by_session = link_datasets_to_samples(
-        rules=rules, query={"session_dataset_id": session}, credentials=block_name)
+    by_session = as_dict(link_datasets_to_samples(
+        rules=rules, query={"session_dataset_id": session}, credentials=block_name))
     assert sorted(r["dataset_id"] for r in by_session["rows"]) == sorted(kids)
     assert all(linked(client, k) == {sid} for k in kids) and linked(client, session) == set()
 
-    by_time = link_datasets_to_samples(
+    by_time = as_dict(link_datasets_to_samples(
         rules=rules, query={"project_id": project, "created_since": since.isoformat()},
-        credentials=block_name, dry_run=True)
+        credentials=block_name, dry_run=True))
     assert {r["dataset_id"]: r["status"] for r in by_time["rows"]} == \
         {session: "would link", kids[0]: "already linked", kids[1]: "already linked"}
 

@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from crucible_prefect.linking.extract import (
+from crucible.linking.extract import (
     RuleInputError,
     base_name,
     capture,
@@ -23,8 +23,8 @@ from crucible_prefect.linking.extract import (
     references,
     same_name,
 )
-from crucible_prefect.linking.models import DatasetQuery, LinkReport, LinkRow
-from crucible_prefect.linking.rules import (
+from crucible.linking.models import DatasetQuery, LinkReport, LinkRow
+from crucible.linking.rules import (
     DEFAULT_POSITION_PATTERN,
     HolderRule,
     MetadataRule,

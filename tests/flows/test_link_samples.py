@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from crucible_prefect.linking import SampleCatalog, link_datasets
-from crucible_prefect.linking.plan import NOT_READABLE
+from crucible.linking import SampleCatalog, link_datasets
+from crucible.linking.plan import NOT_READABLE
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from flows.mirror import Mirror, MirrorOptions, open_destination
-from flows.mirror.destination import Destination
-from flows.mirror.manifest import MANIFEST_NAME
-from flows.mirror.selection import CrucibleSource, Query
-from flows.mirror.testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
+from crucible.mirror import Mirror, MirrorOptions, open_destination
+from crucible.mirror.destination import Destination
+from crucible.mirror.manifest import MANIFEST_NAME
+from crucible.mirror.selection import CrucibleSource, Query
+from crucible_prefect.s3testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
 
 
 @pytest.fixture(scope="module")

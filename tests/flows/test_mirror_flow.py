@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.mirror.destination import Destination, open_destination
-from flows.mirror.manifest import Manifest
+from crucible.mirror.destination import Destination, open_destination
+from crucible.mirror.manifest import Manifest
 
 pytestmark = pytest.mark.prefect
 REPO = Path(__file__).resolve().parents[2]
@@ -54,14 +54,14 @@ def artifacts_of(flow_run_id) -> list:
 
 
 def test_flow_mirrors_and_publishes_artifacts(client, crucible_credentials, crucible_user, tmp_path):
-    from flows.mirror_downloads import mirror_downloads
+    from crucible_prefect.flows.mirror import mirror_downloads
 
     files = {"one.bin": os.urandom(70_000), "sub/two.bin": os.urandom(1000)}
     dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
     url = f"memory://flow-{uuid.uuid4().hex[:8]}"
     state = mirror_downloads(url, [dsid], credentials=crucible_credentials, return_state=True)
     assert state.is_completed(), state.message
-    summary = state.result()
+    summary = state.result().summary()
     assert summary["counts"] == {"copied": 3} and summary["bytes_copied"] > 71_000
     dest = open_destination(url)
     assert dest.fs.cat_file(dest.path(f"{crucible_user.project_id}/{dsid}/sub/two.bin")) == files["sub/two.bin"]
@@ -71,13 +71,13 @@ def test_flow_mirrors_and_publishes_artifacts(client, crucible_credentials, cruc
     assert sorted(r["status"] for r in table) == ["copied"] * 3
     assert float(kinds["progress"].data) == 100.0
     # the block name works as well as a block; a re-run moves nothing
-    again = mirror_downloads(url, [dsid], credentials="crucible-test")
+    again = mirror_downloads(url, [dsid], credentials="crucible-test").summary()
     assert again["counts"] == {"skipped": 3} and again["bytes_copied"] == 0
 
 
 def test_flow_fails_when_a_file_fails_but_mirrors_the_rest(client, crucible_server, crucible_credentials,
                                                           crucible_user, tmp_path):
-    from flows.mirror_downloads import MirrorFailed, mirror_downloads
+    from crucible_prefect.flows.mirror import MirrorFailed, mirror_downloads
 
     dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"ok.bin": b"ok" * 10, "bad.bin": b"b" * 64})
     row = next(r for r in client.files.list(dataset_id=dsid) if r["filename"].endswith("bad.bin"))
@@ -85,7 +85,7 @@ def test_flow_fails_when_a_file_fails_but_mirrors_the_rest(client, crucible_serv
     state = mirror_downloads(f"file://{tmp_path}/out", [dsid], credentials=crucible_credentials,
                              return_state=True)
     assert state.is_failed()
-    with pytest.raises(MirrorFailed, match="1 file"):
+    with pytest.raises(MirrorFailed, match="1 failed"):
         state.result()
     base = tmp_path / "out" / crucible_user.project_id / dsid
     assert (base / "ok.bin").read_bytes() == b"ok" * 10 and not (base / "bad.bin").exists()
@@ -98,20 +98,20 @@ def test_flow_fails_when_a_file_fails_but_mirrors_the_rest(client, crucible_serv
 def test_flow_writes_to_a_remote_file_system_block(client, crucible_credentials, crucible_user, tmp_path):
     from prefect.filesystems import RemoteFileSystem
 
-    from flows.mirror_downloads import mirror_downloads
+    from crucible_prefect.flows.mirror import mirror_downloads
 
     dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"b.txt": b"block"})
     name = f"mirror-dest-{uuid.uuid4().hex[:8]}"
     RemoteFileSystem(basepath=f"memory://{name}/data").save(name)  # file:// is not accepted there
     summary = mirror_downloads(destination_block=name, dataset_ids=[dsid], credentials=crucible_credentials,
-                               layout="{dataset_id}/{filename}", record_layout=None)
+                               layout="{dataset_id}/{filename}", record_layout=None).summary()
     assert summary["counts"] == {"copied": 1}
     dest = open_destination(f"memory://{name}/data")
     assert dest.fs.cat_file(dest.path(f"{dsid}/b.txt")) == b"block"
 
 
 def test_flow_rejects_bad_input_before_touching_anything(crucible_credentials):
-    from flows.mirror_downloads import mirror_downloads
+    from crucible_prefect.flows.mirror import mirror_downloads
 
     with pytest.raises(ValueError, match="exactly one"):
         mirror_downloads(dataset_ids=["x"], credentials=crucible_credentials)
@@ -124,10 +124,10 @@ def test_flow_rejects_bad_input_before_touching_anything(crucible_credentials):
 KILLABLE = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {repo!r})
-    import flows.mirror.fetch as fetch
+    import crucible.mirror.fetch as fetch
     from crucible import CrucibleClient
     from crucible.transfer import copy_url, stream_url
-    from flows.mirror import CrucibleSource, Mirror, MirrorOptions, open_destination
+    from crucible.mirror import CrucibleSource, Mirror, MirrorOptions, open_destination
 
     finished = 0
 
@@ -153,7 +153,7 @@ KILLABLE = textwrap.dedent("""
 
 def test_killed_mirror_resumes_without_redownloading(client, crucible_server, crucible_user,
                                                      crucible_credentials, tmp_path):
-    from flows.mirror_downloads import mirror_downloads
+    from crucible_prefect.flows.mirror import mirror_downloads
 
     files = {f"part{i:02d}.bin": os.urandom(120_000 + i) for i in range(8)}
     dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
@@ -182,7 +182,7 @@ def test_killed_mirror_resumes_without_redownloading(client, crucible_server, cr
     assert [p.name for p in root.iterdir() if "crucible-partial" in p.name], "no partial file in flight"
     assert len([p for p in root.iterdir() if p.name.startswith("part")]) == 3
 
-    summary = mirror_downloads(url, [dsid], credentials=crucible_credentials)
+    summary = mirror_downloads(url, [dsid], credentials=crucible_credentials).summary()
     assert summary["counts"] == {"skipped": 3, "copied": 6}  # 5 data files + record.json
     unfinished = sum(len(v) for k, v in files.items() if k not in finished)
     assert summary["bytes_copied"] == unfinished + (root / "record.json").stat().st_size

@@ -9,12 +9,12 @@ import uuid
 
 import pytest
 
-from flows.mirror.destination import Destination, open_destination
+from crucible.mirror.destination import Destination, open_destination
 from crucible.transport import RetryPolicy, Transport
-from flows.mirror.fetch import ChecksumMismatchError, TransferError, copy_verified, redact_url
-from flows.mirror.manifest import JOURNAL_DIR, MANIFEST_NAME, Entry, Manifest
-from flows.mirror.paths import (UnsafePathError, check_template, render, safe_relative_path)
-from flows.mirror.testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
+from crucible.mirror.fetch import ChecksumMismatchError, TransferError, copy_verified, redact_url
+from crucible.mirror.manifest import JOURNAL_DIR, MANIFEST_NAME, Entry, Manifest
+from crucible.mirror.paths import (UnsafePathError, check_template, render, safe_relative_path)
+from crucible_prefect.s3testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
 
 FAST = Transport("", None, retry=RetryPolicy(attempts=4, backoff=0.01, jitter=0))
 
@@ -111,11 +111,9 @@ def test_listing_is_cached_per_directory(dest):
     assert fresh.listing_calls == 2
 
 
-def test_destination_from_a_prefect_block_name_needs_one_of_url_or_block():
-    with pytest.raises(ValueError, match="exactly one"):
-        open_destination()
-    with pytest.raises(ValueError, match="exactly one"):
-        open_destination("memory://x", block_name="b")
+def test_destination_needs_a_url():
+    with pytest.raises(ValueError, match="destination is empty"):
+        open_destination("")
 
 
 # -- manifest -------------------------------------------------------------------------------------

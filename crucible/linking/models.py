@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from crucible.jobs.report import JobReport, Row
 
 
 class DatasetQuery(BaseModel):
@@ -68,7 +70,7 @@ LinkStatus = Literal[
 ]
 
 
-class LinkRow(BaseModel):
+class LinkRow(Row):
     """One row of the report table: dataset → sample, with the rule used or why unlinked."""
 
     dataset_id: str
@@ -77,14 +79,42 @@ class LinkRow(BaseModel):
     sample_name: str | None = None
     rule: str | None = None
     status: LinkStatus
-    reason: str | None = None
+    reason: str | None = None  # type: ignore[assignment]
 
 
-class LinkReport(BaseModel):
-    """The result of a linking run (JSON-able via ``model_dump(mode="json")``)."""
+class LinkReport(JobReport):
+    """The result of a linking run (JSON-able via ``model_dump(mode="json")``).
 
-    dry_run: bool
+    Not ``ok`` when a link or a sample creation failed, or (with ``require_link``) when a
+    dataset stayed unlinked.
+    """
+
+    ITEMS: ClassVar[str] = "datasets"
+    STATUS_ORDER: ClassVar[tuple[str, ...]] = (
+        "linked", "created and linked", "already linked", "would link", "would create and link",
+        "unlinked", "failed")
+
+    dry_run: bool = False
+    require_link: bool = False
     rows: list[LinkRow] = Field(default_factory=list)
+
+    def all_rows(self) -> Sequence[Row]:
+        return self.rows
+
+    @property
+    def bad_rows(self) -> list[Row]:
+        bad = ("failed", "unlinked") if self.require_link else ("failed",)
+        return self.rows_with(*bad)
+
+    def row_label(self, row: Row) -> str:
+        return getattr(row, "dataset_id", "")
+
+    def table(self) -> list[dict]:
+        """Rows as a table: dataset → sample, rule, status, reason."""
+        return [{"dataset": r.dataset_id, "dataset name": r.dataset_name or "",
+                 "sample": r.sample_id or "", "sample name": r.sample_name or "",
+                 "rule": r.rule or "", "status": r.status, "reason": r.reason or ""}
+                for r in self.rows]
 
     def datasets_with(self, *statuses: str) -> list[str]:
         """Ids of datasets having a row with one of ``statuses``."""
@@ -106,15 +136,8 @@ class LinkReport(BaseModel):
         return list(dict.fromkeys(r.sample_id for r in self.rows
                                   if r.status == "created and linked" and r.sample_id))
 
-    def counts(self) -> dict[str, int]:
-        """Rows per status."""
-        out: dict[str, int] = {}
-        for row in self.rows:
-            out[row.status] = out.get(row.status, 0) + 1
-        return out
-
     def summary(self) -> dict:
         """Small JSON-able summary: counts, created samples, unlinked and failed datasets."""
-        return {"dry_run": self.dry_run, "counts": self.counts(),
+        return {"dry_run": self.dry_run, "counts": self.counts,
                 "created_samples": self.created_samples, "unlinked": self.unlinked,
                 "failed": self.failed}

@@ -1,6 +1,6 @@
 """The few Crucible reads and writes sample linking needs, with per-run caches.
 
-This is the only module of `crucible_prefect.linking` that calls the client. Every list read is
+This is the only module of `crucible.linking` that calls the client. Every list read is
 re-checked on our side (project, name, dataset) because the API silently ignores unknown query
 parameters: a filter it does not know would otherwise return unrelated records.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from crucible_prefect.linking.extract import base_name, name_variants, same_name
+from crucible.linking.extract import base_name, name_variants, same_name
 
 if TYPE_CHECKING:
     from crucible import CrucibleClient

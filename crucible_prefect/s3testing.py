@@ -1,6 +1,6 @@
 """Pytest fixtures for mirror tests: an S3 endpoint (moto's server mode on a loopback port).
 
-Import the fixtures into a test module (``from flows.mirror.testing import s3_endpoint, s3_dest_url``).
+Import the fixtures into a test module (``from crucible_prefect.s3testing import s3_endpoint, s3_dest_url``).
 The server is real HTTP: s3fs talks to it exactly as to AWS (multipart uploads included).
 """
 

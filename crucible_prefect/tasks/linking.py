@@ -13,9 +13,9 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from crucible_prefect.linking.apply import apply_plans, plan_datasets
-from crucible_prefect.linking.catalog import SampleCatalog
-from crucible_prefect.linking.models import DatasetPlan, DatasetQuery, LinkReport, LinkRow
+from crucible.linking.apply import apply_plans, plan_datasets
+from crucible.linking.catalog import SampleCatalog
+from crucible.linking.models import DatasetPlan, DatasetQuery, LinkReport, LinkRow
 from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, run_logger
 
 __all__ = ["find_datasets_to_link", "plan_sample_links", "apply_sample_links",
@@ -58,27 +58,20 @@ def apply_sample_links(plans: list[dict], dry_run: bool = False,
     """Create planned samples and links (none in a dry run); return the report as JSON."""
     plans = [DatasetPlan.model_validate(p) for p in plans]
     report = apply_plans(SampleCatalog(client_for(credentials)), plans, dry_run=dry_run)
-    run_logger().info("sample links%s: %s", " (dry run)" if dry_run else "", report.counts())
+    run_logger().info("sample links%s: %s", " (dry run)" if dry_run else "", report.counts)
     return report.model_dump(mode="json")
 
 
 def link_table(report: LinkReport | dict) -> list[dict]:
     """Report rows as table-artifact rows (dataset → sample, rule, status, reason)."""
-    report = LinkReport.model_validate(report)
-    return [_table_row(r) for r in report.rows]
-
-
-def _table_row(row: LinkRow) -> dict:
-    return {"dataset": row.dataset_id, "dataset name": row.dataset_name or "",
-            "sample": row.sample_id or "", "sample name": row.sample_name or "",
-            "rule": row.rule or "", "status": row.status, "reason": row.reason or ""}
+    return LinkReport.model_validate(report).table()
 
 
 @task(cache_policy=NO_CACHE)
 def publish_link_table(report: dict, key: str | None = "sample-links") -> str | None:
     """Publish the report as a table artifact; returns the artifact id."""
     report = LinkReport.model_validate(report)
-    counts = ", ".join(f"{n} {s}" for s, n in report.counts().items()) or "no datasets"
+    counts = ", ".join(f"{n} {s}" for s, n in report.counts.items()) or "no datasets"
     artifact_id = create_table_artifact(
         table=link_table(report), key=key,
         description=f"Dataset → sample links{' (dry run)' if report.dry_run else ''}: {counts}")

@@ -11,8 +11,8 @@ import re
 import unicodedata
 from typing import Any, Iterable
 
-from crucible_prefect.linking.catalog import SampleCatalog
-from crucible_prefect.linking.extract import (
+from crucible.linking.catalog import SampleCatalog
+from crucible.linking.extract import (
     RuleInputError,
     capture,
     get_path,
@@ -23,8 +23,8 @@ from crucible_prefect.linking.extract import (
     positions_in,
     references,
 )
-from crucible_prefect.linking.models import DatasetPlan, PlannedSample
-from crucible_prefect.linking.rules import (
+from crucible.linking.models import DatasetPlan, PlannedSample
+from crucible.linking.rules import (
     HolderRule,
     MetadataRule,
     RegexRule,

@@ -199,23 +199,10 @@ class AtomicWriter:
                 pass
 
 
-def open_destination(
-    url: str | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-    *,
-    block_name: str | None = None,
-    strategy: str = "auto",
-) -> Destination:
-    """Resolve an fsspec URL (plus options) or a Prefect ``RemoteFileSystem`` block name."""
-    if (url is None) == (block_name is None):
-        raise ValueError("give exactly one of destination (an fsspec URL) or destination_block")
-    options = dict(storage_options or {})
-    if block_name is not None:
-        from prefect.filesystems import RemoteFileSystem
-
-        block = RemoteFileSystem.load(block_name)
-        url = block.basepath
-        options = {**block.settings, **options}
-    assert url is not None
-    fs, root = url_to_fs(url, **options)
+def open_destination(url: str, storage_options: Mapping[str, Any] | None = None, *,
+                     strategy: str = "auto") -> Destination:
+    """Resolve an fsspec URL (plus its storage options) to a destination."""
+    if not url or not str(url).strip():
+        raise ValueError("destination is empty: give an fsspec URL or a local folder")
+    fs, root = url_to_fs(url, **dict(storage_options or {}))
     return Destination(fs=fs, root=root, strategy=strategy)

@@ -1,7 +1,7 @@
-"""Spread file groups over a few Prefect tasks, and run one batch with per-group retries.
+"""Deal file groups into a few units of work, and run one batch with per-group retries.
 
-A task per file group costs a task run (and its state changes) on the Prefect API for every
-file; for a thousand small files that overhead dwarfs the work. So groups are dealt into about
+A unit per file group costs a task run (and its state changes) on the Prefect API for every
+file when the flow runs it; for a thousand small files that overhead dwarfs the work. So groups are dealt into about
 ``4 x max_concurrency`` batches, balanced by bytes (largest first onto the lightest batch), and
 each batch task works through its groups one by one. A transient error (5xx, 429, lost
 connection) retries only that group, a few seconds later; any other error fails only that
@@ -14,7 +14,7 @@ import heapq
 import time
 from typing import Sequence
 
-from crucible_prefect.retry import is_transient
+from crucible.transient import is_transient
 
 from .models import FileGroup
 from .ops import CrucibleOps
@@ -47,12 +47,11 @@ def failed_rows(group: FileGroup, exc: BaseException) -> list[FileRow]:
     return [FileRow(file=f.rel, bytes=f.size, status="failed", reason=reason) for f in group.files]
 
 
-def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup], *,
-              concurrency_limit: str | None = None) -> list[GroupResult]:
+def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup]) -> list[GroupResult]:
     """Ingest each group of the batch; errors become failed rows, never an exception."""
     results = []
     for group in groups:
-        result = _one(ops, ctx, group, concurrency_limit)
+        result = _one(ops, ctx, group)
         if ctx.run_dataset is not None:  # the flow's copy may be in another process (Dask)
             result.run_dataset_ensured = ctx.run_dataset.ensured
             result.run_dataset_created = ctx.run_dataset.created
@@ -60,15 +59,9 @@ def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup], *,
     return results
 
 
-def _one(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
-         concurrency_limit: str | None) -> GroupResult:
+def _one(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupResult:
     for attempt in range(len(RETRY_DELAYS_S) + 1):
         try:
-            if concurrency_limit:
-                from prefect.concurrency.sync import concurrency
-
-                with concurrency(concurrency_limit, occupy=1, strict=False):
-                    return ingest_group(ops, ctx, group)
             return ingest_group(ops, ctx, group)
         except Exception as exc:  # noqa: BLE001 - reported per group, the batch goes on
             if attempt < len(RETRY_DELAYS_S) and is_transient(exc):

@@ -6,23 +6,17 @@ an instrument Crucible does not know) fails here instead, with a message that sa
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
-from crucible_prefect.tasks import PROCESSING_TYPES
-from crucible_prefect.tasks.common import resolve_credentials, run_logger
+from crucible.resources.datasets import PROCESSING_TYPES
 
 from .ops import CrucibleOps
 
-__all__ = ["PreflightError", "check_access", "load_client", "run_logger"]
+__all__ = ["PreflightError", "check_access"]
 
 
 class PreflightError(ValueError):
     """The run cannot start; the message says why and what to change."""
-
-
-def load_client(credentials: Any) -> Any:
-    """The process-wide client for a block, a block name or None (environment/config)."""
-    return resolve_credentials(credentials).get_client()
 
 
 def check_access(ops: CrucibleOps, *, project_id: str, instrument_name: str,

@@ -14,14 +14,16 @@ import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace as _replace
+from dataclasses import dataclass
 from typing import Callable
 
 from .destination import Destination
 from .fetch import CHUNK_SIZE, TransferError, copy_verified
 from .manifest import Entry, Manifest
 from .paths import DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, UnsafePathError, check_template, render
-from .report import COPIED, DELETED, FAILED, SKIPPED, VERIFIED, FileResult, MirrorReport, Progress
+from crucible.jobs import Progress, ProgressCallback
+
+from .report import COPIED, DELETED, FAILED, SKIPPED, VERIFIED, FileResult, MirrorReport
 from .selection import RemoteFile, Source
 
 
@@ -47,7 +49,7 @@ class Mirror:
     """One mirror run to one destination. Use as a context manager; call :meth:`dataset`."""
 
     def __init__(self, source: Source, dest: Destination, options: MirrorOptions | None = None,
-                 *, on_progress: Callable[[float], None] | None = None) -> None:
+                 *, on_progress: ProgressCallback | None = None) -> None:
         self.source = source
         self.dest = dest
         self.options = options or MirrorOptions()
@@ -67,18 +69,12 @@ class Mirror:
     def __enter__(self) -> "Mirror":
         self._started = time.perf_counter()
         self.manifest.load()
-        if self.owns_run:
-            with _LIVE_LOCK:
-                _LIVE.setdefault(self.dest.run_token, self)
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
-        with _LIVE_LOCK:
-            if _LIVE.get(self.dest.run_token) is self:
-                del _LIVE[self.dest.run_token]
         self._pool.shutdown(wait=True)
         if not self.owns_run:
             self.manifest.close()  # journaled for the run's own mirror to fold in
@@ -146,18 +142,18 @@ class Mirror:
             have = self.dest.existing_size(path)
             sha = remote.sha256.lower()
             if entry and entry.sha256 == sha and have == entry.size and remote.size in (None, entry.size):
-                return self._done(_replace(base, status=SKIPPED))
+                return self._done(base.model_copy(update={"status": SKIPPED}))
             if entry is None and have is not None and have == remote.size and self._rehash(path) == sha:
                 self._remember(path, have, sha, remote)
-                return self._done(_replace(base, status=VERIFIED))
+                return self._done(base.model_copy(update={"status": VERIFIED}))
             result = copy_verified(lambda refresh: links.get(remote.file_id, refresh), self.dest,
                                    path, expected_size=remote.size, expected_sha256=sha,
                                    transport=getattr(self.source, "transport", None),
                                    chunk_size=self.options.chunk_size)
             self._remember(path, result.size, sha, remote)
-            return self._done(_replace(base, status=COPIED, bytes=result.size))
+            return self._done(base.model_copy(update={"status": COPIED, "bytes": result.size}))
         except Exception as exc:
-            return self._done(_replace(base, error=_message(exc)))
+            return self._done(base.model_copy(update={"reason": _message(exc)}))
 
     def _record(self, record: dict, files: list[RemoteFile], path: str) -> FileResult:
         dataset_id = record.get("unique_id") or ""
@@ -219,7 +215,7 @@ class Mirror:
         return out
 
     def _done(self, result: FileResult) -> FileResult:
-        self.progress.file_done()
+        self.progress.advance()
         return result
 
     def _add(self, results: list[FileResult]) -> list[FileResult]:
@@ -233,19 +229,7 @@ class Mirror:
         self._add(results)
         self.dest.listing_calls += listing_calls
         self.progress.add_total(len(results))
-        for _ in results:
-            self.progress.file_done()
-
-
-#: Mirrors of runs in progress in this process, by run token: a task running in the flow's own
-#: process (thread-pool task runner) works on the flow's mirror itself.
-_LIVE: dict[str, Mirror] = {}
-_LIVE_LOCK = threading.Lock()
-
-
-def live_mirror(token: str) -> Mirror | None:
-    with _LIVE_LOCK:
-        return _LIVE.get(token)
+        self.progress.advance(len(results))
 
 
 class _LazyLinks:

@@ -79,7 +79,7 @@ def run_demo(data_dir: str | Path | None = None, example: str | None = None,
     from crucible.server import LocalCrucible
 
     from crucible_prefect.credentials import CrucibleCredentials
-    from flows.ingest_instrument_output import ingest_instrument_output, report_from_state
+    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
 
     run_path = find_example(example)
     home = Path(data_dir).expanduser() if data_dir else default_data_dir()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import unicodedata
 from typing import Any, Iterable
 
-from crucible_prefect.linking.catalog import SampleCatalog
-from crucible_prefect.linking.models import DatasetPlan, LinkReport, LinkRow, PlannedSample
-from crucible_prefect.linking.plan import LinkPlanner
+from crucible.linking.catalog import SampleCatalog
+from crucible.linking.models import DatasetPlan, LinkReport, LinkRow, PlannedSample
+from crucible.linking.plan import LinkPlanner
 
 
 def _crucible_error() -> type[BaseException]:

@@ -1,0 +1,63 @@
+"""One progress mechanism for every job: a thread-safe counter that calls back, throttled.
+
+The callback gets ``(done, total)``; the ``crucible`` command draws a bar on a terminal from it,
+the Prefect flows update a progress artifact. A failing callback never fails the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+ProgressCallback = Callable[[int, int], None]
+
+log = logging.getLogger("crucible.jobs")
+
+
+class Progress:
+    """Counts finished items; calls ``callback(done, total)`` at most every ``interval`` seconds
+    (and always when everything is done)."""
+
+    def __init__(self, callback: ProgressCallback | None = None, total: int = 0, *,
+                 interval: float = 1.0) -> None:
+        self.callback = callback
+        self.total = total
+        self.done = 0
+        self.interval = interval
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def add_total(self, n: int) -> None:
+        with self._lock:
+            self.total += n
+
+    def advance(self, n: int = 1) -> None:
+        with self._lock:
+            self.done += n
+            now = time.monotonic()
+            finished = self.done >= self.total
+            if self.callback is None or (now - self._last < self.interval and not finished):
+                return
+            self._last = now
+            done, total = self.done, self.total
+        self._call(done, total)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.total = max(self.total, self.done)
+            done, total = self.done, self.total
+        self._call(done, total)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 100.0
+
+    def _call(self, done: int, total: int) -> None:
+        if self.callback is None:
+            return
+        try:
+            self.callback(done, total)
+        except Exception as exc:  # progress is a convenience; the job matters more
+            log.warning("progress callback failed: %s", exc)

@@ -1,1 +1,0 @@
-"""crucible-prefect ready-made flows: ingest, link, mirror."""
