@@ -1,4 +1,5 @@
-"""Find the files of an instrument run on any fsspec filesystem, filtered by include/exclude globs.
+"""Find the files of an instrument run on any fsspec filesystem, filtered by include/exclude globs
+(the repository's one glob language, crucible/globs.py).
 
 A run is either a folder (every file below it) or a single file (its parent folder is the run's
 root). Relative paths are POSIX paths below the root; they are what datasets record and what the
@@ -8,15 +9,14 @@ dataset identity is built from, so they never depend on where the folder is moun
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import posixpath
-import re
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any, Iterable, Sequence
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+
+from crucible import globs
 
 from .models import FileEntry
 
@@ -98,58 +98,9 @@ def _entry(source: Source, path: str, info: dict) -> FileEntry:
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _path_glob(pattern: str) -> re.Pattern:
-    """A path glob: ``*``/``?``/``[..]`` stay inside one folder level, ``**/`` spans levels."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            j = pattern.find("]", i + 1) if pattern[i] == "[" else -1
-            if j > 0:
-                out.append(fnmatch_translate_class(pattern[i:j + 1]))
-                i = j + 1
-            else:
-                out.append(re.escape(pattern[i]))
-                i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def fnmatch_translate_class(cls: str) -> str:
-    """``[!abc]`` -> ``[^abc]`` (never matching '/'); other classes pass through."""
-    body = cls[1:-1]
-    if body.startswith("!"):
-        body = "^/" + body[1:]
-    return "[" + body.replace("\\", "\\\\") + "]"
-
-
-def _matches(pattern: str, rel: str, *, components: bool) -> bool:
-    """A glob with a '/' matches the relative path; without one it matches the file name (and,
-    when ``components`` is set, any folder name on the way, so '.*' also skips hidden folders)."""
-    if "/" in pattern:
-        return _path_glob(pattern).match(rel) is not None
-    parts = rel.split("/")
-    names = parts if components else parts[-1:]
-    return any(fnmatchcase(name, pattern) for name in names)
-
-
 def select(rel: str, include: Sequence[str] | None, exclude: Sequence[str] | None) -> bool:
-    """True if ``rel`` passes the include globs (any; None/empty = all) and no exclude glob."""
-    if include and not any(_matches(p, rel, components=False) for p in include):
-        return False
-    excl = DEFAULT_EXCLUDE if exclude is None else exclude
-    return not any(_matches(p, rel, components=True) for p in excl)
+    """True if ``rel`` passes the include globs and no exclude glob (default: DEFAULT_EXCLUDE)."""
+    return globs.select(rel, include, DEFAULT_EXCLUDE if exclude is None else exclude)
 
 
 def list_files(

@@ -28,6 +28,8 @@ class Progress:
         self.interval = interval
         self._last = 0.0
         self._lock = threading.Lock()
+        self._call_lock = threading.Lock()  # callbacks in order, never a stale count last
+        self._reported = (-1, -1)
 
     def add_total(self, n: int) -> None:
         with self._lock:
@@ -57,7 +59,11 @@ class Progress:
     def _call(self, done: int, total: int) -> None:
         if self.callback is None:
             return
-        try:
-            self.callback(done, total)
-        except Exception as exc:  # progress is a convenience; the job matters more
-            log.warning("progress callback failed: %s", exc)
+        with self._call_lock:
+            if (done, total) <= self._reported:  # a newer count was reported meanwhile
+                return
+            self._reported = (done, total)
+            try:
+                self.callback(done, total)
+            except Exception as exc:  # progress is a convenience; the job matters more
+                log.warning("progress callback failed: %s", exc)

@@ -21,6 +21,7 @@ from .destination import Destination
 from .fetch import CHUNK_SIZE, TransferError, copy_verified
 from .manifest import Entry, Manifest
 from .paths import DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, UnsafePathError, check_template, render
+from crucible.globs import select
 from crucible.jobs import Progress, ProgressCallback
 
 from .report import COPIED, DELETED, FAILED, SKIPPED, VERIFIED, FileResult, MirrorReport
@@ -36,6 +37,9 @@ class MirrorOptions:
     delete_extraneous: bool = False
     max_concurrency: int = 4
     chunk_size: int = CHUNK_SIZE
+    #: Globs on the files' relative paths (crucible/globs.py): only matching files are mirrored.
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_template(self.template)
@@ -95,6 +99,7 @@ class Mirror:
         fields = {"project_id": record.get("project_id"), "dataset_id": dataset_id,
                   "dataset_name": record.get("dataset_name"),
                   "instrument_name": record.get("instrument_name")}
+        files = [f for f in files if self._selected(f)]
         links = _LazyLinks(self.source, dataset_id)
         self.progress.add_total(len(files) + (1 if self.options.record_template else 0))
         results: list[FileResult] = []
@@ -170,6 +175,13 @@ class Mirror:
             return self._done(FileResult(dataset_id, path, FAILED, error=_message(exc)))
 
     # -- helpers -------------------------------------------------------------------------
+    def _selected(self, remote: RemoteFile) -> bool:
+        """Include/exclude globs on the relative path, before any path check (a file the
+        filters leave out is never judged); a file with no path at all is kept and reported."""
+        if not (self.options.include or self.options.exclude) or remote.relative_path is None:
+            return True
+        return select(remote.relative_path, self.options.include, self.options.exclude)
+
     def _submit(self, fn, *args) -> Future:
         """Run ``fn`` in the pool with the caller's context (Prefect settings and run context)."""
         return self._pool.submit(contextvars.copy_context().run, fn, *args)

@@ -1,14 +1,14 @@
-"""Keep every download path inside its output directory (contract §9 fault 6)."""
+"""Keep every download path inside its output directory, whatever names the server returns."""
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 from ..errors import TransferError
+from ..globs import select
 
 __all__ = ["UnsafePathError", "safe_relative_path", "safe_join", "matches"]
 
@@ -64,26 +64,5 @@ def dataset_relative_path(dsid: str, file_record: dict) -> str:
     raise UnsafePathError(f"file {file_record.get('mfid')!r} has neither storage_path nor filename")
 
 
-def _patterns(value: str | Iterable[str] | None) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):  # one pattern, not its characters (seed fault)
-        return [value]
-    return [str(v) for v in value]
-
-
-def matches(rel_path: str, include=None, exclude=None, *, also: Iterable[str] = ()) -> bool:
-    """Glob filter: kept if it matches any include (or none given) and no exclude.
-
-    Patterns are matched against ``rel_path`` and against each alternative name in ``also``
-    (for example ``<dsid>/<rel_path>``, the seed's key form)."""
-    names = [rel_path, *also]
-    inc, exc = _patterns(include), _patterns(exclude)
-
-    def hit(patterns: list[str]) -> bool:
-        return any(fnmatch.fnmatchcase(n, p) or fnmatch.fnmatchcase(PurePosixPath(n).name, p)
-                   for p in patterns for n in names)
-
-    if inc and not hit(inc):
-        return False
-    return not (exc and hit(exc))
+#: Download filters speak the repository's one glob language (crucible/globs.py).
+matches = select

@@ -61,6 +61,8 @@ def mirror_downloads(
     layout: str = DEFAULT_TEMPLATE,
     record_layout: str | None = DEFAULT_RECORD_TEMPLATE,
     delete_extraneous: bool = False,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
     max_concurrency: int = 4,
     credentials: CrucibleCredentials | str | None = None,
     artifact_key: str | None = "crucible-mirror",
@@ -69,13 +71,15 @@ def mirror_downloads(
 
     Returns the report (``report.summary()``: counts per status, bytes copied, failures). The
     run fails if any file failed; everything else was still mirrored and recorded in the manifest.
+    ``include``/``exclude`` are globs on the files' relative paths (docs/globs.md).
     """
     logger = run_logger()
     if storage_options and any(h in k.lower() for k in storage_options for h in _SECRET_HINTS):
         logger.warning("storage_options look like they hold credentials; flow parameters are "
                        "stored in clear by Prefect. Prefer environment credentials or a block.")
     options = MirrorOptions(template=layout, record_template=record_layout,
-                            delete_extraneous=delete_extraneous, max_concurrency=max_concurrency)
+                            delete_extraneous=delete_extraneous, max_concurrency=max_concurrency,
+                            include=tuple(include or ()), exclude=tuple(exclude or ()))
     query = Query(dataset_ids=tuple(dataset_ids or ()), project_id=project_id, sample_id=sample_id,
                   include_descendants=include_descendants, keyword=keyword,
                   instrument_name=instrument_name, created_since=created_since)

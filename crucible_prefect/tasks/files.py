@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from crucible.resources.ingestions import IngestionFailed
+from crucible.resources.ingestions import PENDING_STATUSES, IngestionFailed
 
 from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, plain, run_logger
 from crucible_prefect.tasks.caching import IMMUTABLE_WITHIN_RUN
@@ -26,15 +26,16 @@ __all__ = [
     "download_dataset",
 ]
 
-#: Ingestion statuses after which nothing changes any more.
-TERMINAL_STATUSES = frozenset({"complete", "failed", "not supported", "file not found",
-                               "file too large"})
-_LIVE_STATUSES = frozenset({"requested", "started", "complete"})
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
+#: The old name of the client's ``IngestionFailed`` (one failure type for a failed ingestion).
+IngestionFailedError = IngestionFailed
 
-class IngestionFailedError(IngestionFailed):
-    """An ingestion request ended in a status other than ``complete``."""
+
+def _live(request: dict[str, Any]) -> bool:
+    """Queued, running or done: a request that makes a new one pointless."""
+    status = str(request.get("status") or "").lower()
+    return status == "complete" or status in PENDING_STATUSES
 
 
 @crucible_task
@@ -54,7 +55,7 @@ def upload_files(
     ``sha256_hash``, ``storage_path``) plus ``ingestion`` (the request, or None). With
     ``base_dir`` the path relative to it is kept in the dataset; otherwise the file name.
     ``ingest`` requests ingestion for files not yet ingested; ``wait`` waits (up to ``timeout``
-    seconds per file) and raises `IngestionFailedError` if one fails.
+    seconds per file) and raises `crucible.IngestionFailed` if one fails.
     """
     if isinstance(paths, (str, os.PathLike)):
         raise TypeError("upload_files: paths must be a list of paths, not one path")
@@ -114,14 +115,14 @@ def wait_for_ingestion(
 ) -> dict[str, Any]:
     """Wait until an ingestion request reaches a terminal status and return it.
 
-    ``IngestionFailedError`` if it ends other than ``complete`` (unless ``raise_on_failure`` is
+    ``IngestionFailed`` if it ends other than ``complete`` (unless ``raise_on_failure`` is
     False); ``TimeoutError`` after ``timeout`` seconds. A terminal request never changes, so
     the result is cached for the flow run.
     """
     client = client_for(credentials)
     request = plain(client.ingestions.wait(request_id, timeout=timeout))
     if raise_on_failure and request.get("status") != "complete":
-        raise IngestionFailedError(request)
+        raise IngestionFailed(request)
     return request
 
 
@@ -179,7 +180,7 @@ def _relative(path: Path, base_dir: str | None) -> str:
 def _ensure_ingestion(client: Any, file_id: str, ingestion_class: str | None) -> dict[str, Any]:
     """The file's live ingestion request, made only if there is none (safe to repeat)."""
     for request in plain(client.ingestions.list(file_id=file_id)):
-        if request.get("status") in _LIVE_STATUSES:
+        if _live(request):
             return request
     request = plain(client.ingestions.request(file_id, ingestion_class=ingestion_class))
     run_logger().info("Requested ingestion %s of file %s", request.get("id"), file_id)
@@ -187,8 +188,9 @@ def _ensure_ingestion(client: Any, file_id: str, ingestion_class: str | None) ->
 
 
 def _wait(client: Any, request: dict[str, Any], timeout: float) -> dict[str, Any]:
-    if request.get("status") not in TERMINAL_STATUSES:
+    """Wait with the client's one notion of pending; a request that did not complete raises."""
+    if str(request.get("status") or "").lower() in PENDING_STATUSES:
         request = plain(client.ingestions.wait(request["id"], timeout=timeout))
     if request.get("status") != "complete":
-        raise IngestionFailedError(request)
+        raise IngestionFailed(request)
     return request

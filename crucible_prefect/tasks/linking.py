@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from crucible.linking.apply import apply_plans, plan_datasets
 from crucible.linking.catalog import SampleCatalog
-from crucible.linking.models import DatasetPlan, DatasetQuery, LinkReport, LinkRow
+from crucible.linking.models import DatasetPlan, DatasetQuery, LinkReport
 from crucible_prefect.tasks.common import Credentials, client_for, crucible_task, run_logger
 
 __all__ = ["find_datasets_to_link", "plan_sample_links", "apply_sample_links",

@@ -22,8 +22,9 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Callable, Iterator
+
+from crucible import globs
 
 from .config import InstrumentEntry
 
@@ -68,7 +69,8 @@ class FinishedRun:
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
-    return any(fnmatchcase(name, pattern) for pattern in patterns)
+    """A file name against busy patterns, in the repository's one glob language."""
+    return any(globs.match(pattern, name) for pattern in patterns)
 
 
 def _stat(path: str) -> tuple[int, int] | None:

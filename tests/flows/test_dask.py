@@ -47,19 +47,26 @@ def instrument(crucible_server):
     return INSTRUMENT
 
 
-def test_dask_variants_are_the_same_flows_on_another_runner():
+def test_dask_variants_are_the_same_flows_on_another_runner(monkeypatch):
     from prefect.task_runners import ThreadPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
     import crucible_prefect.flows.ingest as ingest
     import crucible_prefect.flows.mirror as mirror
+    from crucible_prefect.runners import DaskOnDemand
 
     for module, base, variant in ((ingest, "ingest_instrument_output", "ingest_instrument_output_dask"),
                                   (mirror, "mirror_downloads", "mirror_downloads_dask")):
         flow, dask_flow = getattr(module, base), getattr(module, variant)
         assert isinstance(flow.task_runner, ThreadPoolTaskRunner)
-        assert isinstance(dask_flow.task_runner, DaskTaskRunner)
+        assert isinstance(dask_flow.task_runner, DaskOnDemand)  # Dask is configured on start
         assert dask_flow.fn is flow.fn and dask_flow.name == flow.name + "-dask"
+    import json
+
+    monkeypatch.setenv("CRUCIBLE_DASK_CLUSTER_KWARGS", json.dumps(SMALL_CLUSTER))
+    runner = mirror.mirror_downloads_dask.task_runner.duplicate()
+    with runner:  # made from the environment when a run starts: a real DaskTaskRunner inside
+        assert isinstance(runner._inner, DaskTaskRunner)
 
 
 def test_runner_configuration_and_a_missing_extra(monkeypatch):
@@ -166,5 +173,5 @@ def test_mirror_on_dask(crucible_credentials, crucible_user, tmp_path, processes
     assert len(manifest.entries) == 5 and manifest.generation == 1
     assert not list((tmp_path / "mirror" / ".crucible-mirror" / "journal").glob("*.json"))
 
-    again = flow(url, ids, credentials=crucible_credentials)
+    again = flow(url, ids, credentials=crucible_credentials).summary()
     assert again["counts"] == {"skipped": 5} and again["bytes_copied"] == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from crucible_prefect.s3testing import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
+from crucible.mirror.testing import s3_bucket, s3_endpoint  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.prefect
 
@@ -337,7 +337,7 @@ def test_a_direct_call_raises_with_the_report(crucible_credentials, crucible_use
 def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
     import fsspec
 
-    from crucible_prefect.s3testing import s3_storage_options
+    from crucible.mirror.testing import s3_storage_options
 
     options = s3_storage_options(s3_endpoint)
     run = f"s3run-{uuid.uuid4().hex[:8]}"

@@ -15,7 +15,7 @@ from crucible.mirror import Mirror, MirrorOptions, open_destination
 from crucible.mirror.destination import Destination
 from crucible.mirror.manifest import MANIFEST_NAME
 from crucible.mirror.selection import CrucibleSource, Query
-from crucible_prefect.s3testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
+from crucible.mirror.testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Pytest fixtures for mirror tests: an S3 endpoint (moto's server mode on a loopback port).
 
-Import the fixtures into a test module (``from crucible_prefect.s3testing import s3_endpoint, s3_dest_url``).
+Import the fixtures into a test module (``from crucible.mirror.testing import s3_endpoint, s3_bucket``).
 The server is real HTTP: s3fs talks to it exactly as to AWS (multipart uploads included).
 """
 
@@ -19,7 +19,10 @@ S3_OPTIONS = {"key": "testing", "secret": "testing",
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a moto S3 server for the whole session."""
-    moto_server = pytest.importorskip("moto.server")
+    try:
+        from moto import server as moto_server
+    except ImportError as exc:  # the test extra installs moto: a missing one must fail, not skip
+        raise RuntimeError("S3 tests need moto[server]: pip install -e '.[test]'") from exc
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -14,7 +14,7 @@ from crucible.transport import RetryPolicy, Transport
 from crucible.mirror.fetch import ChecksumMismatchError, TransferError, copy_verified, redact_url
 from crucible.mirror.manifest import JOURNAL_DIR, MANIFEST_NAME, Entry, Manifest
 from crucible.mirror.paths import (UnsafePathError, check_template, render, safe_relative_path)
-from crucible_prefect.s3testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
+from crucible.mirror.testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
 
 FAST = Transport("", None, retry=RetryPolicy(attempts=4, backoff=0.01, jitter=0))
 
