@@ -1,4 +1,4 @@
-"""Crucible MFIDs: 26-character, time-sortable ids made from UUIDv7 (contract §2).
+"""Crucible MFIDs, and every id this repository derives: 26-character, time-sortable ids.
 
 An MFID is the 16 UUID bytes in RFC 4648 base32 without padding, with each symbol swapped for
 the symbol at the same position in ``0123456789abcdefghjkmnpqrstvwxyz``. Because the UUID is v7
@@ -8,6 +8,7 @@ the symbol at the same position in ``0123456789abcdefghjkmnpqrstvwxyz``. Because
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import re
 import threading
@@ -73,4 +74,30 @@ def is_mfid(value: object) -> bool:
     return isinstance(value, str) and MFID_PATTERN.match(value) is not None
 
 
-__all__ = ["MFID_PATTERN", "is_mfid", "mfid_from_uuid", "new_mfid", "uuid7", "uuid_from_mfid"]
+def identity_mfid(identity: str) -> str:
+    """The MFID derived from an identity string: the same text always gives the same id.
+
+    A UUID from the text's sha256 with version 8 ("custom", RFC 9562), so it can never collide
+    with a server's v7 ids. Used where an id must be known before anything is created (ingest's
+    dataset identities), so a lookup is one GET and a lost create answer comes back as 409.
+    """
+    raw = bytearray(hashlib.sha256(identity.encode("utf-8")).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return mfid_from_uuid(uuid.UUID(bytes=bytes(raw)))
+
+
+def seeded_mfid(seed: bytes, millis: int) -> str:
+    """A v7-shaped MFID with the time ``millis`` and random bits derived from ``seed``.
+
+    The same seed and time give the same id (a retried create sends the id its first attempt
+    sent); the time keeps MFIDs in creation order.
+    """
+    digest = int.from_bytes(hashlib.sha256(seed).digest()[:16], "big")
+    value = ((millis & ((1 << 48) - 1)) << 80 | 0x7 << 76 | ((digest >> 64) & 0xFFF) << 64
+             | 0b10 << 62 | digest & ((1 << 62) - 1))
+    return mfid_from_uuid(uuid.UUID(int=value))
+
+
+__all__ = ["MFID_PATTERN", "identity_mfid", "is_mfid", "mfid_from_uuid", "new_mfid",
+           "seeded_mfid", "uuid7", "uuid_from_mfid"]

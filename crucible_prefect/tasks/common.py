@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import uuid
-from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union, cast
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -65,7 +63,7 @@ def resolve_credentials(credentials: Credentials) -> CrucibleCredentials:
     if isinstance(credentials, str):
         if not credentials.strip():
             raise ValueError("credentials: an empty block name; pass a saved block's name")
-        return CrucibleCredentials.load(credentials)
+        return cast(CrucibleCredentials, CrucibleCredentials.load(credentials))
     if credentials is None:
         from crucible.config import resolve_config
 
@@ -77,7 +75,7 @@ def resolve_credentials(credentials: Credentials) -> CrucibleCredentials:
             )
         return CrucibleCredentials(
             api_url=config.api_url,
-            api_key=config.api_key,
+            api_key=config.api_key,  # type: ignore[arg-type]  # pydantic makes it a SecretStr
             connect_timeout=config.connect_timeout,
             read_timeout=config.read_timeout,
         )
@@ -99,18 +97,15 @@ def stable_mfid(payload: Any = None) -> str:
     order) and ``payload``, so a retried create sends the id its first attempt sent and the
     server can answer 409 instead of making a duplicate. Outside a run it is a fresh MFID.
     """
-    from crucible.mfid import mfid_from_uuid, new_mfid
+    from crucible.mfid import new_mfid, seeded_mfid
     from prefect.context import TaskRunContext
 
     ctx = TaskRunContext.get()
     if ctx is None or ctx.task_run is None:
         return new_mfid()
     text = json.dumps(payload, sort_keys=True, default=str).encode()
-    digest = int.from_bytes(hashlib.sha256(ctx.task_run.id.bytes + text).digest()[:16], "big")
     millis = ctx.task_run.id.int >> 80  # a UUIDv7's first 48 bits: its creation time in ms
-    value = (millis << 80 | 0x7 << 76 | ((digest >> 64) & 0xFFF) << 64 | 0b10 << 62
-             | digest & ((1 << 62) - 1))
-    return mfid_from_uuid(uuid.UUID(int=value))
+    return seeded_mfid(ctx.task_run.id.bytes + text, millis)
 
 
 def plain(value: Any) -> Any:
