@@ -18,8 +18,8 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Iterator
+
+from typing import Iterator, NamedTuple
 
 from .destination import Destination
 from .paths import RESERVED_DIR
@@ -29,9 +29,8 @@ JOURNAL_DIR = f"{RESERVED_DIR}/journal"
 FORMAT = "crucible-mirror-manifest/1"
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One mirrored file."""
+class Entry(NamedTuple):
+    """One mirrored file: where, how big, its sha256, and which Crucible file it copies."""
 
     path: str
     size: int
@@ -40,8 +39,7 @@ class Entry:
     file_id: str | None = None
 
     def to_json(self) -> dict:
-        return {"path": self.path, "size": self.size, "sha256": self.sha256,
-                "dataset_id": self.dataset_id, "file_id": self.file_id}
+        return self._asdict()
 
 
 class Manifest:
