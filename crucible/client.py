@@ -126,7 +126,7 @@ class CrucibleClient:
             return self.samples.get(resource_id, include_links=include_links,
                                     include_metadata=include_metadata)
         if resource_type == "instrument":
-            return self.instruments.get(instrument_id=resource_id)
+            return self.instruments.get(instrument_id=resource_id)  # type: ignore[return-value]
         if resource_type == "project":
             return self.projects.get(resource_id, include_metadata=include_metadata)
         return self._transport.request(
@@ -145,12 +145,11 @@ class CrucibleClient:
         if {ta, tb} == {"dataset", "sample"}:
             ds, smp = (a, b) if ta == "dataset" else (b, a)
             return (self.datasets.remove_sample if remove else self.datasets.add_sample)(ds, smp)
+        fn: Callable[[str, str], dict[str, Any]]
         if ta == tb == "dataset":
-            ns = self.datasets
-            fn = ns.remove_child if remove else ns.link_parent_child
+            fn = self.datasets.remove_child if remove else self.datasets.link_parent_child
         elif ta == tb == "sample":
-            ns = self.samples
-            fn = ns.remove_child if remove else ns.link
+            fn = self.samples.remove_child if remove else self.samples.link
         else:
             raise ValueError(f"cannot link a {ta} with a {tb}")
         if not remove:
@@ -238,7 +237,7 @@ class CrucibleClient:
         return out
 
     @staticmethod
-    def _relative_for(dsid: str, key: str, files: dict[str, dict]) -> tuple[str, dict]:
+    def _relative_for(dsid: str, key: str, files: dict[Any, dict]) -> tuple[str, dict]:
         """Relative path and file record for a download-link key (era 3: a file mfid; older
         servers: ``<dsid>/<relative path>``). Hostile keys raise ``UnsafePathError``."""
         rec = files.get(key)

@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -127,7 +127,7 @@ def resolve_config(
                 "read_timeout": read_timeout,
                 "chunk_size_mb": None if chunk_size is None else chunk_size / (1024 * 1024)}
     file_values: dict[str, str] | None = None
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     source: dict[str, str] = {}
     for name, (_section, env_name) in _SETTINGS.items():
         if explicit[name] not in (None, ""):

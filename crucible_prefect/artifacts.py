@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from crucible.jobs import JobReport
 
@@ -18,7 +19,7 @@ class ProgressArtifact:
     """A progress artifact; call it with ``(done, total)`` from any thread."""
 
     def __init__(self, description: str) -> None:
-        self._id = None
+        self._id: Any = None  # the artifact's UUID once created
         self._lock = threading.Lock()
         try:
             from prefect.artifacts import create_progress_artifact

@@ -47,8 +47,9 @@ class CrucibleCredentials(CredentialsBlock):
 
     _block_type_name = "Crucible Credentials"
     _block_type_slug = "crucible-credentials"
-    _logo_url = "https://crucible.lbl.gov/static/crucible-logo-256.png"
-    _documentation_url = "https://github.com/crucible-prefect/crucible-prefect/blob/main/docs/tasks.md"
+    _logo_url = "https://crucible.lbl.gov/static/crucible-logo-256.png"  # type: ignore[assignment]
+    _documentation_url = (
+        "https://github.com/crucible-prefect/crucible-prefect/blob/main/docs/tasks.md")  # type: ignore[assignment]
     _description = (
         "Crucible API URL and API key, with timeouts and retry settings, for Crucible tasks "
         "and flows."

@@ -15,7 +15,6 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 from .destination import Destination
 from .fetch import CHUNK_SIZE, TransferError, copy_verified

@@ -9,6 +9,7 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+import builtins
 from typing import Any, Iterable
 
 from ..errors import ConflictError, NotFoundError
@@ -53,7 +54,7 @@ class Datasets(Namespace):
             return int(body["total"])
         return len(self.list(limit=None, **filters))
 
-    def search(self, q: str, project_id: str | None = None, limit: int = 20) -> list[dict]:
+    def search(self, q: str, project_id: str | None = None, limit: int = 20) -> builtins.list[dict]:
         """Trigram search on ``dataset_name`` (``q`` needs 3+ characters; limit ≤ 50)."""
         return self._list("datasets/search", limit=limit,
                           params={"q": q, "project_id": project_id})
@@ -108,7 +109,7 @@ class Datasets(Namespace):
             # The dataset exists: say so, so a caller can finish it (uploads deduplicate by
             # sha256 and ingestion requests are reused) instead of creating a second one.
             log.warning("dataset %s was created but its set-up stopped: %s", dsid, exc)
-            exc.dsid = dsid
+            exc.dsid = dsid  # type: ignore[attr-defined]
             if hasattr(exc, "add_note"):
                 exc.add_note(f"dataset {dsid} was created; finish it with upload_file(...)")
             raise
@@ -152,7 +153,7 @@ class Datasets(Namespace):
         return self._client.deletions.request(dsid, reason=reason)
 
     # ------------------------------------------------------------------ access groups
-    def get_access_groups(self, dsid: str) -> list[str]:
+    def get_access_groups(self, dsid: str) -> builtins.list[str]:
         body = self._get(f"resources/{seg(dsid)}/access_groups")
         return [g.get("group_name", g) if isinstance(g, dict) else g for g in body or []]
 
@@ -179,7 +180,7 @@ class Datasets(Namespace):
                                          relative_path=relative_path, ingest=ingest,
                                          ingestor=ingestor, wait=wait, timeout=timeout)
 
-    def get_associated_files(self, dsid: str, limit: int | None = DEFAULT_LIMIT) -> list[dict]:
+    def get_associated_files(self, dsid: str, limit: int | None = DEFAULT_LIMIT) -> builtins.list[dict]:
         """The dataset's AssociatedFile rows."""
         return self._client.files.list(dataset_id=dsid, limit=limit)
 
@@ -206,7 +207,7 @@ class Datasets(Namespace):
     def download(self, dsid: str, file_name: str | None = None,
                  output_dir: str | os.PathLike = "crucible-downloads",
                  overwrite_existing: bool = True, no_record: bool = False,
-                 include=None, exclude=None) -> list[str]:
+                 include=None, exclude=None) -> builtins.list[str]:
         """Download the dataset (see :meth:`CrucibleClient.download`); ``file_name`` is the
         seed's deprecated regular expression on the relative path."""
         pattern = re.compile(file_name) if file_name else None
@@ -268,7 +269,7 @@ class Datasets(Namespace):
     def replace_scientific_metadata(self, dsid: str, metadata: dict) -> dict[str, Any]:
         return self.update_scientific_metadata(dsid, metadata, overwrite=True)
 
-    def search_scientific_metadata(self, q: str, limit: int | None = None) -> list[dict]:
+    def search_scientific_metadata(self, q: str, limit: int | None = None) -> builtins.list[dict]:
         """Full-text search across metadata (``limit`` default 50, the server's maximum)."""
         body = self._get("resources/metadata/search", q=q, limit=limit or 50)
         from ..pagination import items_of
@@ -276,7 +277,7 @@ class Datasets(Namespace):
         return items_of(body)
 
     # ------------------------------------------------------------------ thumbnails, keywords
-    def get_thumbnails(self, dsid: str, limit: int | None = DEFAULT_LIMIT) -> list[dict]:
+    def get_thumbnails(self, dsid: str, limit: int | None = DEFAULT_LIMIT) -> builtins.list[dict]:
         return self._list(f"datasets/{seg(dsid)}/thumbnails", limit=limit)
 
     def add_thumbnail(self, dsid: str, image: Any, thumbnail_name: str | None = None) -> dict:
@@ -287,7 +288,7 @@ class Datasets(Namespace):
                 "thumbnail_b64str": base64.b64encode(data).decode("ascii")}
         return self._t.request("POST", f"datasets/{seg(dsid)}/thumbnails", json=body)
 
-    def get_keywords(self, dsid: str | None = None, limit: int | None = DEFAULT_LIMIT) -> list:
+    def get_keywords(self, dsid: str | None = None, limit: int | None = DEFAULT_LIMIT) -> builtins.list:
         path = f"datasets/{seg(dsid)}/keywords" if dsid else "keywords"
         return self._list(path, limit=limit)
 
@@ -314,17 +315,17 @@ class Datasets(Namespace):
             f"datasets/{seg(parent_dataset_id)}/children/{seg(child_dataset_id)}")
 
     def list_children(self, parent_dataset_id: str, limit: int | None = DEFAULT_LIMIT,
-                      **filters: Any) -> list[dict]:
+                      **filters: Any) -> builtins.list[dict]:
         return self._list(f"datasets/{seg(parent_dataset_id)}/children", limit=limit,
                           params=filters)
 
     def list_parents(self, child_dataset_id: str, limit: int | None = DEFAULT_LIMIT,
-                     **filters: Any) -> list[dict]:
+                     **filters: Any) -> builtins.list[dict]:
         return self._list(f"datasets/{seg(child_dataset_id)}/parents", limit=limit,
                           params=filters)
 
     def list_samples(self, dataset_id: str, limit: int | None = DEFAULT_LIMIT,
-                     **filters: Any) -> list[dict]:
+                     **filters: Any) -> builtins.list[dict]:
         return self._list(f"datasets/{seg(dataset_id)}/samples", limit=limit, params=filters)
 
     def graph(self, dataset_id: str, recursive: bool = False, as_networkx: bool = False):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from .base import DEFAULT_LIMIT, Namespace, seg
@@ -39,7 +40,7 @@ class Deletions(Namespace):
         """Admin: hard delete (needs an approved request unless ``force``)."""
         return self._delete(f"resources/{seg(resource_id)}", params={"force": force or None})
 
-    def list_deleted(self, limit: int | None = DEFAULT_LIMIT, **filters: Any) -> list[dict]:
+    def list_deleted(self, limit: int | None = DEFAULT_LIMIT, **filters: Any) -> builtins.list[dict]:
         return self._list("deletion_audit", limit=limit, params=filters)
 
     def get_deleted(self, audit_id: int | str) -> dict[str, Any]:

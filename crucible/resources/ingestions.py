@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime, timezone
+import builtins
 from typing import Any
 
 from ..errors import CrucibleError
@@ -40,7 +41,7 @@ class Ingestions(Namespace):
         return self._list("ingestion_requests", limit=limit,
                           params={"dataset_id": dataset_id, "file_id": file_id, **filters})
 
-    def ingestors(self) -> list[str]:
+    def ingestors(self) -> builtins.list[str]:
         """Ingestion class names the server knows."""
         return list(self._get("ingestors") or [])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from ..errors import ConflictError, CrucibleError, NotFoundError
@@ -15,7 +16,7 @@ class Instruments(Namespace):
     def list(self, limit: int | None = DEFAULT_LIMIT, **filters: Any) -> list[dict[str, Any]]:
         return self._list("instruments", limit=limit, params=filters)
 
-    def search(self, q: str, limit: int = 20) -> list[dict]:
+    def search(self, q: str, limit: int = 20) -> builtins.list[dict]:
         return self._list("instruments/search", limit=limit, params={"q": q})
 
     def get(self, instrument_name: str | None = None,

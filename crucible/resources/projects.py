@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Callable
 
 from ..errors import NotFoundError
@@ -20,7 +21,7 @@ class Projects(Namespace):
         path = f"users/{seg(orcid)}/projects" if orcid else "projects"
         return self._list(path, limit=limit)
 
-    def search(self, q: str, limit: int = 20) -> list[dict]:
+    def search(self, q: str, limit: int = 20) -> builtins.list[dict]:
         return self._list("projects/search", limit=limit, params={"q": q})
 
     def create(self, project: Project | dict) -> dict[str, Any]:
@@ -48,10 +49,10 @@ class Projects(Namespace):
         except ConflictError:
             return self.get(project_id)
 
-    def get_users(self, project_id: str, limit: int | None = DEFAULT_LIMIT) -> list[dict]:
+    def get_users(self, project_id: str, limit: int | None = DEFAULT_LIMIT) -> builtins.list[dict]:
         return self._list(f"projects/{seg(project_id)}/users", limit=limit)
 
-    def add_user(self, orcid: str, project_id: str) -> list[dict]:
+    def add_user(self, orcid: str, project_id: str) -> builtins.list[dict]:
         """Admin: add a member (idempotent); returns the member list."""
         return self._t.request("POST", f"projects/{seg(project_id)}/users/{seg(orcid)}",
                                safe=True)

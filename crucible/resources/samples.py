@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+import builtins
 from typing import Any, Iterable
 
 from ..errors import ConflictError
@@ -38,15 +39,15 @@ class Samples(Namespace):
             return int(body["total"])
         return len(self.list(limit=None, **filters))
 
-    def search(self, q: str, project_id: str | None = None, limit: int = 20) -> list[dict]:
+    def search(self, q: str, project_id: str | None = None, limit: int = 20) -> builtins.list[dict]:
         return self._list("samples/search", limit=limit, params={"q": q, "project_id": project_id})
 
     def list_parents(self, sample_id: str, limit: int | None = DEFAULT_LIMIT,
-                     **filters: Any) -> list[dict]:
+                     **filters: Any) -> builtins.list[dict]:
         return self._list(f"samples/{seg(sample_id)}/parents", limit=limit, params=filters)
 
     def list_children(self, sample_id: str, limit: int | None = DEFAULT_LIMIT,
-                      **filters: Any) -> list[dict]:
+                      **filters: Any) -> builtins.list[dict]:
         return self._list(f"samples/{seg(sample_id)}/children", limit=limit, params=filters)
 
     def create(

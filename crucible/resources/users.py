@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Iterable
 
 from ..errors import CrucibleError
@@ -29,7 +30,7 @@ class Users(Namespace):
         rows = self._list("users", limit=limit, params=filters)
         return sorted(rows, key=lambda r: (r.get("id") is None, r.get("id") or 0))
 
-    def search(self, q: str, limit: int = 20) -> list[dict]:
+    def search(self, q: str, limit: int = 20) -> builtins.list[dict]:
         return self._list("users/search", limit=limit, params={"q": q})
 
     def create(self, user: User | dict, project_ids: Iterable[str] | None = None) -> dict:
@@ -43,17 +44,17 @@ class Users(Namespace):
     def update(self, orcid: str, **fields: Any) -> dict[str, Any]:
         return self._t.request("PATCH", f"users/{seg(orcid)}", json=fields, safe=True)
 
-    def get_projects(self, orcid: str, limit: int | None = None) -> list[dict]:
+    def get_projects(self, orcid: str, limit: int | None = None) -> builtins.list[dict]:
         return self._list(f"users/{seg(orcid)}/projects", limit=limit)
 
-    def list_datasets(self, orcid: str) -> list[Any]:
+    def list_datasets(self, orcid: str) -> builtins.list[Any]:
         """Ids of the datasets the user can access."""
         return self._list(f"users/{seg(orcid)}/datasets", limit=None)
 
     def check_dataset_access(self, orcid: str, dsid: str) -> dict[str, bool]:
         return self._get(f"users/{seg(orcid)}/datasets/{seg(dsid)}")
 
-    def list_access_groups(self, orcid: str) -> list[Any]:
+    def list_access_groups(self, orcid: str) -> builtins.list[Any]:
         return self._list(f"users/{seg(orcid)}/access_groups", limit=None)
 
     def add_to_access_group(self, orcid: str, group_name: str) -> dict[str, Any]:

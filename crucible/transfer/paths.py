@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import posixpath
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 from ..errors import TransferError
 from ..globs import select

@@ -39,6 +39,18 @@ def _confirmed(resp: requests.Response) -> int:
     return int(m.group(1)) + 1 if m else 0
 
 
+def _put(transport: Any, uri: str, where: str, headers: dict[str, str],
+         body: bytes) -> requests.Response:
+    """One PUT of a resumable upload; 416 (offset out of step) is retryable, other errors raise."""
+    resp = transport.storage.put(uri, data=body, headers=headers,
+                                 timeout=transport.timeout, allow_redirects=False)
+    if resp.status_code == 416:  # we and the server disagree on the offset: re-probe
+        raise RetryableTransfer(f"PUT {where}: 416, offset out of step")
+    if resp.status_code >= 400:
+        raise transport.error_from("PUT", uri, resp, display=where)
+    return resp
+
+
 def upload_resumable(
     transport: Any,
     uri: str,
@@ -59,15 +71,6 @@ def upload_resumable(
 
     with open(path, "rb") as fh:
 
-        def put(headers: dict[str, str], body: bytes) -> requests.Response:
-            resp = transport.storage.put(uri, data=body, headers=headers,
-                                         timeout=transport.timeout, allow_redirects=False)
-            if resp.status_code == 416:  # we and the server disagree on the offset: re-probe
-                raise RetryableTransfer(f"PUT {where}: 416, offset out of step")
-            if resp.status_code >= 400:
-                raise transport.error_from("PUT", uri, resp, display=where)
-            return resp
-
         def finish(resp: requests.Response) -> None:
             nonlocal result, done
             done = True
@@ -80,13 +83,14 @@ def upload_resumable(
             """Send the next chunk (after a probe on a retry); return the new offset."""
             start = offset
             if total == 0:
-                resp = put({"Content-Range": "bytes */0"}, b"")
+                resp = _put(transport, uri, where, {"Content-Range": "bytes */0"}, b"")
                 if resp.status_code in (200, 201):
                     finish(resp)
                     return 0
                 raise TransferError(f"PUT {where}: empty upload not accepted ({resp.status_code})")
             if attempt > 1 or start >= total:
-                resp = put({"Content-Range": f"bytes */{total}", "Content-Length": "0"}, b"")
+                resp = _put(transport, uri, where,
+                            {"Content-Range": f"bytes */{total}", "Content-Length": "0"}, b"")
                 if resp.status_code in (200, 201):
                     finish(resp)
                     return total
@@ -98,7 +102,7 @@ def upload_resumable(
             end = start + len(body)
             if not body or (end < total and len(body) != min(chunk_size, total - start)):
                 raise TransferError(f"{path}: file shrank while uploading")
-            resp = put({"Content-Range": f"bytes {start}-{end - 1}/{total}"}, body)
+            resp = _put(transport, uri, where, {"Content-Range": f"bytes {start}-{end - 1}/{total}"}, body)
             del body
             if resp.status_code in (200, 201):
                 finish(resp)

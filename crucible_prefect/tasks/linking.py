@@ -56,8 +56,8 @@ def plan_sample_links(dataset_ids: list[str], rules: list[Any],
 def apply_sample_links(plans: list[dict], dry_run: bool = False,
                        credentials: Credentials = None) -> dict:
     """Create planned samples and links (none in a dry run); return the report as JSON."""
-    plans = [DatasetPlan.model_validate(p) for p in plans]
-    report = apply_plans(SampleCatalog(client_for(credentials)), plans, dry_run=dry_run)
+    validated = [DatasetPlan.model_validate(p) for p in plans]
+    report = apply_plans(SampleCatalog(client_for(credentials)), validated, dry_run=dry_run)
     run_logger().info("sample links%s: %s", " (dry run)" if dry_run else "", report.counts)
     return report.model_dump(mode="json")
 
@@ -70,9 +70,9 @@ def link_table(report: LinkReport | dict) -> list[dict]:
 @task(cache_policy=NO_CACHE)
 def publish_link_table(report: dict, key: str | None = "sample-links") -> str | None:
     """Publish the report as a table artifact; returns the artifact id."""
-    report = LinkReport.model_validate(report)
-    counts = ", ".join(f"{n} {s}" for s, n in report.counts.items()) or "no datasets"
+    parsed = LinkReport.model_validate(report)
+    counts = ", ".join(f"{n} {s}" for s, n in parsed.counts.items()) or "no datasets"
     artifact_id = create_table_artifact(
-        table=link_table(report), key=key,
-        description=f"Dataset → sample links{' (dry run)' if report.dry_run else ''}: {counts}")
+        table=link_table(parsed), key=key,
+        description=f"Dataset → sample links{' (dry run)' if parsed.dry_run else ''}: {counts}")
     return str(artifact_id) if artifact_id else None

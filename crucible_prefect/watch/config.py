@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -203,7 +203,7 @@ class WatchConfig(_Strict):
         raise ConfigError(f"unknown instrument {name!r}; the instruments file lists: {known}")
 
 
-def _describe(error: dict[str, Any], raw: Any) -> str:
+def _describe(error: Mapping[str, Any], raw: Any) -> str:
     """One line per problem: ``instruments[1] 'tem-01': finished.quiet_seconds: <msg>``."""
     loc = list(error.get("loc", ()))
     msg = error.get("msg", "invalid")

@@ -98,10 +98,10 @@ def snapshot_run(entry: InstrumentEntry, run_path: str) -> Snapshot:
     busy = False
     if os.path.isdir(run_path):
         listing = list(_walk_files(run_path))
-        sentinel = bool(sentinel_name) and os.path.isfile(os.path.join(run_path, sentinel_name))
+        sentinel = bool(sentinel_name and os.path.isfile(os.path.join(run_path, sentinel_name)))
     else:
         listing = [(os.path.basename(run_path), run_path)]
-        sentinel = bool(sentinel_name) and os.path.isfile(run_path + sentinel_name)
+        sentinel = bool(sentinel_name and os.path.isfile(run_path + sentinel_name))
     for rel, full in listing:
         if sentinel_name and rel == sentinel_name:
             continue
