@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -55,6 +55,10 @@ class ClientConfig:
     read_timeout: float = DEFAULT_READ_TIMEOUT
     chunk_size: int = DEFAULT_CHUNK_SIZE
     source: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def __getstate__(self) -> Any:  # the key must not travel in pickles (Prefect results)
+        raise TypeError("ClientConfig holds an API key and cannot be pickled; pass its "
+                        "settings (without the key) and resolve the key where it is used")
 
     def __repr__(self) -> str:
         return (f"ClientConfig(api_url={self.api_url!r}, api_key={'set' if self.api_key else None!r}, "

@@ -7,6 +7,7 @@ detail; they never carry the API key or a signed URL's query string.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,20 +26,30 @@ __all__ = [
     "ChecksumMismatchError",
     "CrucibleConnectionError",
     "redact_url",
+    "redact_path",
     "error_for_status",
 ]
 
 
+_UPLOAD_ID = re.compile(r"(/_uploads/)[^/?#]+")
+
+
+def redact_path(path: str) -> str:
+    """Hide the id of a resumable-upload URI (``/_uploads/<id>``): it works without a key."""
+    return _UPLOAD_ID.sub(r"\1<redacted>", path)
+
+
 def redact_url(url: str) -> str:
-    """Drop the query string and fragment (signed-URL signatures, tokens) from ``url``."""
+    """Drop the query string and fragment (signed-URL signatures, tokens) from ``url`` and hide
+    resumable-upload ids."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable url>"
     if not parts.scheme:
-        return parts.path
+        return redact_path(parts.path)
     netloc = parts.netloc.rsplit("@", 1)[-1]  # drop any user:password
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, netloc, redact_path(parts.path), "", ""))
 
 
 class CrucibleError(Exception):
