@@ -24,6 +24,7 @@ __all__ = [
     "ServerError",
     "TransferError",
     "ChecksumMismatchError",
+    "UnverifiedUploadError",
     "CrucibleConnectionError",
     "redact_url",
     "redact_path",
@@ -163,6 +164,11 @@ class ChecksumMismatchError(TransferError):
 
     def __reduce__(self):
         return (type(self), (self.what, self.expected, self.actual))
+
+
+class UnverifiedUploadError(TransferError):
+    """The server answered an upload with a file row that cannot be shown to hold the bytes
+    (no ``storage_path``, and ingestion did not complete): the data may be nowhere."""
 
 
 _BY_STATUS: dict[int, type[CrucibleHTTPError]] = {
