@@ -8,6 +8,7 @@ detail; they never carry the API key or a signed URL's query string.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,8 @@ __all__ = [
     "TransferError",
     "ChecksumMismatchError",
     "UnverifiedUploadError",
+    "RefusedFile",
+    "FilesRefusedError",
     "CrucibleConnectionError",
     "redact_url",
     "redact_path",
@@ -169,6 +172,36 @@ class ChecksumMismatchError(TransferError):
 class UnverifiedUploadError(TransferError):
     """The server answered an upload with a file row that cannot be shown to hold the bytes
     (no ``storage_path``, and ingestion did not complete): the data may be nowhere."""
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    """A file of a dataset download that was not written: the server's name for it, its
+    file id when known, and why."""
+
+    name: str
+    reason: str
+    mfid: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name!r}{f' (file {self.mfid})' if self.mfid else ''}: {self.reason}"
+
+
+class FilesRefusedError(TransferError):
+    """A dataset download refused some files (unsafe or clashing local paths); every other file
+    was downloaded. ``refused`` lists the :class:`RefusedFile` entries, ``downloaded`` the local
+    paths written or kept."""
+
+    def __init__(self, what: str, refused: list[RefusedFile], downloaded: list[str]) -> None:
+        self.what = what
+        self.refused = list(refused)
+        self.downloaded = list(downloaded)
+        super().__init__(f"{what}: {len(self.refused)} file(s) refused, "
+                         f"{len(self.downloaded)} path(s) downloaded; refused: "
+                         + "; ".join(str(r) for r in self.refused))
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.refused, self.downloaded))
 
 
 _BY_STATUS: dict[int, type[CrucibleHTTPError]] = {
