@@ -176,8 +176,12 @@ class CrucibleClient:
         """Download a dataset's files (and ``record.json``) or a sample's record.
 
         Files land in ``<output_dir>/<id>/<relative path>``; ``include``/``exclude`` are glob
-        patterns (one string or a list) on the relative path. Every file is verified against
-        the server's sha256 before it is renamed into place. Returns the paths written or kept.
+        patterns (one string or a list) on the relative path, applied before any path check.
+        Every file is verified against the server's sha256 before it is renamed into place.
+        Returns the paths written or kept. A file whose name is unsafe (``..``, absolute, NUL,
+        too long) or whose local path another file would also take is refused, the others
+        are downloaded, and then :class:`~crucible.errors.FilesRefusedError` names each refused
+        file and why (``.refused``) and lists the paths downloaded (``.downloaded``).
         """
         rtype = self.get_resource_type(resource_id)
         if rtype == "dataset":
