@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import requests
 
 from crucible import ChecksumMismatchError, Dataset
 from crucible.errors import FilesRefusedError
@@ -159,7 +158,7 @@ def test_unsafe_names_are_refused_and_every_other_file_lands(client, hostile, tm
 
 
 def test_filters_apply_before_path_checks(client, hostile, tmp_path):
-    dsid, _bad, good = hostile
+    dsid, _bad, _good = hostile
     got = client.download(dsid, output_dir=tmp_path / "a", include="*.dat", no_record=True)
     assert got == [str(tmp_path / "a" / dsid / "sub" / "ok.dat")]
     got = client.download(dsid, output_dir=tmp_path / "b", no_record=True,
