@@ -97,7 +97,8 @@ class Files(Namespace):
         record = self._send(base, init, p, size, digest, progress)
         log.info("uploaded %s (%d bytes) to dataset %s as file %s", name, size, dsid,
                  record.get("mfid"))
-        if existing and record.get("mfid") == existing.get("mfid"):
+        if (existing and record.get("mfid") == existing.get("mfid")
+                and not record.get("storage_path")):
             return self._prove_stored(record, ingest, ingestor, timeout)
         if ingest and not record.get("storage_path"):
             req = self._client.ingestions.request(record["mfid"], ingestion_class=ingestor)
@@ -120,8 +121,8 @@ class Files(Namespace):
         """PUT the bytes to the session's resumable URI, then complete it (sha256 checked)."""
         if init.get("existing_file") or not init.get("resumable_uri"):
             raise UnverifiedUploadError(
-                f"upload of {p}: the server offers no upload session for bytes it cannot show "
-                f"stored (answer: {sorted(init)})")
+                f"upload of {p}: the server opened no upload session (its answer has "
+                f"{', '.join(sorted(init)) or 'no fields'}), so the bytes cannot be sent")
         cfg = self._client.config
         chunk = (cfg.chunk_size if "chunk_size_mb" in cfg.source  # the caller chose it
                  else max(cfg.chunk_size, int(init.get("chunk_size_hint") or 0)))
