@@ -119,7 +119,8 @@ def _stored_as(client, admin, dsid: str, name: str, data: bytes, tmp_path: Path)
 
 
 LONG = "L" * 300 + ".txt"
-HOSTILE = ["../../../../tmp/x", "/etc/x", "a/../../x", LONG, "nul\x00name.txt"]
+DEEP = "/".join(["d" * 250] * 20) + ".bin"  # every name fits, the whole path does not
+HOSTILE = ["../../../../tmp/x", "/etc/x", "a/../../x", LONG, "nul\x00name.txt", DEEP]
 
 
 @pytest.fixture
@@ -146,6 +147,7 @@ def test_unsafe_names_are_refused_and_every_other_file_lands(client, hostile, tm
     assert "leaves the output directory" in refused["../../../../tmp/x"].reason
     assert "absolute" in refused["/etc/x"].reason
     assert "304 bytes" in refused[LONG].reason
+    assert "file system refuses the name" in refused[DEEP].reason
     for name in HOSTILE:
         assert repr(name) in str(err.value)
     assert sorted(err.value.downloaded) == sorted(
