@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import ClientConfig, resolve_config
-from .errors import CrucibleError, NotFoundError
+from .errors import CrucibleError, FilesRefusedError, NotFoundError
 from .resources import (Datasets, Deletions, Files, Graphs, Ingestions, Instruments, Projects,
                         Samples, Users)
-from .transfer import (ExistingFileDiffers, dataset_relative_path, download_to_path, matches,
-                       safe_join, safe_relative_path)
-from .transfer.paths import UnsafePathError
+from .transfer import ExistingFileDiffers, download_to_path, matches, safe_join, safe_relative_path
+from .transfer.download import NAME_ERRNOS, DownloadPlan, stored_relative_name
 from .transport import RetryPolicy, Transport
 
 __all__ = ["CrucibleClient"]
@@ -176,8 +175,12 @@ class CrucibleClient:
         """Download a dataset's files (and ``record.json``) or a sample's record.
 
         Files land in ``<output_dir>/<id>/<relative path>``; ``include``/``exclude`` are glob
-        patterns (one string or a list) on the relative path. Every file is verified against
-        the server's sha256 before it is renamed into place. Returns the paths written or kept.
+        patterns (one string or a list) on the relative path, applied before any path check.
+        Every file is verified against the server's sha256 before it is renamed into place.
+        Returns the paths written or kept. A file whose name is unsafe (``..``, absolute, NUL,
+        too long) or whose local path another file would also take is refused, the others
+        are downloaded, and then :class:`~crucible.errors.FilesRefusedError` names each refused
+        file and why (``.refused``) and lists the paths downloaded (``.downloaded``).
         """
         rtype = self.get_resource_type(resource_id)
         if rtype == "dataset":
@@ -202,7 +205,6 @@ class CrucibleClient:
                           progress: Callable[[int], None] | None = None) -> list[str]:
         root = Path(output_dir)
         out: list[str] = []
-        ds_dir = safe_relative_path(dsid)
         if not no_record:
             record = self.datasets.get(dsid, include_metadata=True)
             out.append(str(self._write_record(root, dsid, record)))
@@ -212,40 +214,61 @@ class CrucibleClient:
         if not links:
             log.info("dataset %s has no downloadable (ingested) files", dsid)
             return out
-        files = {f.get("mfid"): f for f in self.files.list(dataset_id=dsid, limit=None)}
+        plan = self._plan_dataset(dsid, links, root, no_record=no_record, include=include,
+                                  exclude=exclude, regex=regex)
         differs: list[str] = []
-        for key, url in links.items():
-            rel, rec = self._relative_for(dsid, key, files)
-            if not matches(rel, include, exclude, also=(f"{dsid}/{rel}",)):
-                continue
-            if regex is not None and not regex.search(rel):
-                continue
-            dest = safe_join(root, f"{ds_dir}/{rel}")
+        for f in plan.files():
             try:
-                download_to_path(url, dest, sha256=rec.get("sha256_hash"), size=rec.get("size"),
-                                 overwrite=overwrite_existing, transport=self._transport,
-                                 progress=progress, label=f"{dsid}/{rel}")
+                download_to_path(f.url, f.dest, sha256=f.record.get("sha256_hash"),
+                                 size=f.record.get("size"), overwrite=overwrite_existing,
+                                 transport=self._transport, progress=progress,
+                                 label=f"{dsid}/{f.rel}")
             except ExistingFileDiffers as exc:
                 log.warning("%s", exc)
-                differs.append(str(dest))
+                differs.append(str(f.dest))
+                plan.refuse(f.name, f.record, "a local file with other content is there; "
+                                              "kept (overwrite_existing=False)")
                 continue
-            out.append(str(dest))
+            except OSError as exc:
+                if exc.errno not in NAME_ERRNOS:
+                    raise
+                plan.refuse(f.name, f.record, f"the local file system refuses the name: "
+                                              f"{exc.strerror or exc}")
+                continue
+            out.append(str(f.dest))
+        if len(plan.refused) > len(differs):
+            for refused in plan.refused:
+                log.warning("dataset %s: refused %s", dsid, refused)
+            raise FilesRefusedError(f"download of dataset {dsid}", plan.refused, out)
         if differs:
             raise ExistingFileDiffers(
                 f"{len(differs)} existing file(s) differ from the server and were kept: "
                 f"{', '.join(differs)} (pass overwrite_existing=True to replace them)")
         return out
 
+    def _plan_dataset(self, dsid: str, links: dict[str, str], root: Path, *, no_record: bool,
+                      include, exclude, regex: re.Pattern | None) -> DownloadPlan:
+        """The dataset's files that pass the filters, with their local paths checked. The
+        filters see the server's names before any check, so an excluded file is never
+        refused."""
+        files = {f.get("mfid"): f for f in self.files.list(dataset_id=dsid, limit=None)}
+        plan = DownloadPlan(safe_join(root, safe_relative_path(dsid)),
+                            reserved=() if no_record else ("record.json",))
+        for key, url in links.items():
+            name, rec = self._relative_for(dsid, key, files)
+            if not matches(name, include, exclude, also=(f"{dsid}/{name}",)):
+                continue
+            if regex is not None and not regex.search(name):
+                continue
+            plan.add(name, url, rec)
+        return plan
+
     @staticmethod
     def _relative_for(dsid: str, key: str, files: dict[Any, dict]) -> tuple[str, dict]:
-        """Relative path and file record for a download-link key (era 3: a file mfid; older
-        servers: ``<dsid>/<relative path>``). Hostile keys raise ``UnsafePathError``."""
+        """The server's relative path (not yet checked) and the file record for a download-link
+        key (era 3: a file mfid; older servers: ``<dsid>/<relative path>``)."""
         rec = files.get(key)
         if rec is not None:
-            return dataset_relative_path(dsid, rec), rec
-        rel = safe_relative_path(key)
-        if rel.startswith(f"{dsid}/"):
-            rel = rel[len(dsid) + 1:]
-        if not rel:
-            raise UnsafePathError(f"download key {key!r} names no file")
-        return rel, {}
+            return stored_relative_name(dsid, rec), rec
+        name = str(key).replace("\\", "/")
+        return (name[len(dsid) + 1:] if name.startswith(f"{dsid}/") else name), {}

@@ -56,6 +56,10 @@ class ClientConfig:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     source: dict[str, str] = field(default_factory=dict, compare=False)
 
+    def __getstate__(self) -> Any:  # the key must not travel in pickles (Prefect results)
+        raise TypeError("ClientConfig holds an API key and cannot be pickled; pass its "
+                        "settings (without the key) and resolve the key where it is used")
+
     def __repr__(self) -> str:
         return (f"ClientConfig(api_url={self.api_url!r}, api_key={'set' if self.api_key else None!r}, "
                 f"connect_timeout={self.connect_timeout}, read_timeout={self.read_timeout})")

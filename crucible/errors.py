@@ -7,6 +7,8 @@ detail; they never carry the API key or a signed URL's query string.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,22 +25,35 @@ __all__ = [
     "ServerError",
     "TransferError",
     "ChecksumMismatchError",
+    "UnverifiedUploadError",
+    "RefusedFile",
+    "FilesRefusedError",
     "CrucibleConnectionError",
     "redact_url",
+    "redact_path",
     "error_for_status",
 ]
 
 
+_UPLOAD_ID = re.compile(r"(/_uploads/)[^/?#]+")
+
+
+def redact_path(path: str) -> str:
+    """Hide the id of a resumable-upload URI (``/_uploads/<id>``): it works without a key."""
+    return _UPLOAD_ID.sub(r"\1<redacted>", path)
+
+
 def redact_url(url: str) -> str:
-    """Drop the query string and fragment (signed-URL signatures, tokens) from ``url``."""
+    """Drop the query string and fragment (signed-URL signatures, tokens) from ``url`` and hide
+    resumable-upload ids."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable url>"
     if not parts.scheme:
-        return parts.path
+        return redact_path(parts.path)
     netloc = parts.netloc.rsplit("@", 1)[-1]  # drop any user:password
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, netloc, redact_path(parts.path), "", ""))
 
 
 class CrucibleError(Exception):
@@ -152,6 +167,41 @@ class ChecksumMismatchError(TransferError):
 
     def __reduce__(self):
         return (type(self), (self.what, self.expected, self.actual))
+
+
+class UnverifiedUploadError(TransferError):
+    """The server answered an upload with a file row that cannot be shown to hold the bytes
+    (no ``storage_path``, and ingestion did not complete): the data may be nowhere."""
+
+
+@dataclass(frozen=True)
+class RefusedFile:
+    """A file of a dataset download that was not written: the server's name for it, its
+    file id when known, and why."""
+
+    name: str
+    reason: str
+    mfid: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name!r}{f' (file {self.mfid})' if self.mfid else ''}: {self.reason}"
+
+
+class FilesRefusedError(TransferError):
+    """A dataset download refused some files (unsafe or clashing local paths); every other file
+    was downloaded. ``refused`` lists the :class:`RefusedFile` entries, ``downloaded`` the local
+    paths written or kept."""
+
+    def __init__(self, what: str, refused: list[RefusedFile], downloaded: list[str]) -> None:
+        self.what = what
+        self.refused = list(refused)
+        self.downloaded = list(downloaded)
+        super().__init__(f"{what}: {len(self.refused)} file(s) refused, "
+                         f"{len(self.downloaded)} path(s) downloaded; refused: "
+                         + "; ".join(str(r) for r in self.refused))
+
+    def __reduce__(self):
+        return (type(self), (self.what, self.refused, self.downloaded))
 
 
 _BY_STATUS: dict[int, type[CrucibleHTTPError]] = {

@@ -3,8 +3,9 @@
 Two sessions: ``api`` carries ``Authorization: Bearer <key>`` and talks to the API root;
 ``storage`` carries no credentials and fetches signed URLs and resumable-upload URIs, so the key
 never reaches a storage host. Every call goes through :meth:`Transport.retrying`, a tenacity
-loop bounded by :class:`RetryPolicy` (attempts and a total deadline, exponential backoff with
-jitter, ``Retry-After`` honoured).
+loop bounded by :class:`RetryPolicy`: by default a total deadline per call (no attempt count),
+capped exponential back-off with jitter, ``Retry-After`` honoured. A transport refuses to be
+pickled (its session holds the key).
 
 Which failures are retried depends on whether re-sending is safe:
 
@@ -37,6 +38,7 @@ from .errors import (
     RateLimitedError,
     ServerError,
     error_for_status,
+    redact_path,
     redact_url,
 )
 
@@ -51,21 +53,24 @@ USER_AGENT = "crucible-prefect/0.1"
 class RetryPolicy:
     """How transient failures are retried.
 
-    ``attempts`` counts the first try; ``deadline`` (seconds) bounds the whole call including
-    back-off sleeps. The n-th sleep is ``min(backoff_max, backoff * 2**(n-1))`` plus up to
-    ``jitter`` of that again, or the server's ``Retry-After`` when it sends one.
+    ``deadline`` (seconds) bounds the whole call including back-off sleeps: no new attempt
+    starts after it, so a call gives up at most ``deadline`` plus one attempt's time-outs after
+    it began. ``attempts`` (counting the first try) adds a bound on the number of tries; the
+    default ``None`` leaves only the deadline. The n-th sleep is
+    ``min(backoff_max, backoff * 2**(n-1))`` plus up to ``jitter`` of that again, or the
+    server's ``Retry-After`` when it sends one (never past the deadline).
     """
 
-    attempts: int = 5
+    attempts: int | None = None
     deadline: float = 120.0
-    backoff: float = 0.5
-    backoff_max: float = 20.0
+    backoff: float = 0.25
+    backoff_max: float = 16.0
     jitter: float = 0.5
     statuses: frozenset[int] = field(default_factory=lambda: frozenset({429, 502, 503, 504}))
 
     def __post_init__(self) -> None:
-        if self.attempts < 1:
-            raise ValueError("RetryPolicy.attempts must be >= 1")
+        if self.attempts is not None and self.attempts < 1:
+            raise ValueError("RetryPolicy.attempts must be >= 1 (or None: deadline only)")
         if self.deadline <= 0 or self.backoff < 0 or self.backoff_max < 0 or self.jitter < 0:
             raise ValueError("RetryPolicy times must be positive")
 
@@ -80,6 +85,12 @@ class RetryPolicy:
             return max(0.0, retry_after)
         base = min(self.backoff_max, self.backoff * (2 ** max(0, failures - 1)))
         return base + random.uniform(0, base * self.jitter)
+
+    def gives_up(self, failures: int, elapsed: float) -> bool:
+        """True when no further attempt may start after ``failures`` failures in ``elapsed``
+        seconds."""
+        return ((self.attempts is not None and failures >= self.attempts)
+                or elapsed >= self.deadline)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -96,14 +107,20 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-class _QueryRedactor(logging.Filter):
-    """Strips query strings from urllib3's DEBUG request lines (signed-URL signatures)."""
+def _redact_arg(arg: Any) -> Any:
+    """A log argument with any query string and resumable-upload id hidden."""
+    if not isinstance(arg, str):
+        return arg
+    head, query, _ = arg.partition("?")
+    return redact_path(head) + ("?<redacted>" if query else "")
+
+
+class _CapabilityRedactor(logging.Filter):
+    """Hides signed-URL queries and resumable-upload ids in urllib3's DEBUG request lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "?" in a
-                                                  for a in record.args):
-            record.args = tuple(a.split("?", 1)[0] + "?<redacted>"
-                                if isinstance(a, str) and "?" in a else a for a in record.args)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(a) for a in record.args)
         return True
 
 
@@ -111,8 +128,8 @@ def _install_redactor() -> None:
     """Attach the redactor to urllib3's pool logger once (done when a Transport is made, not
     at import)."""
     pool_log = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _QueryRedactor) for f in pool_log.filters):
-        pool_log.addFilter(_QueryRedactor())
+    if not any(isinstance(f, _CapabilityRedactor) for f in pool_log.filters):
+        pool_log.addFilter(_CapabilityRedactor())
 
 
 class _Attempt:
@@ -125,10 +142,10 @@ class _Attempt:
         self.maybe_landed = False  # an earlier attempt may have reached the server
 
 
-
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """Signed URLs are bearer capabilities: send them with no credentials at all."""
     return request
+
 
 class Transport:
     """Owns the HTTP sessions of one client. Thread-safe for concurrent calls."""
@@ -158,6 +175,10 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(api_url={self.api_url!r})"
+
+    def __getstate__(self) -> Any:  # the api session's headers hold the key
+        raise TypeError("a crucible Transport holds an API key and cannot be pickled; "
+                        "build a new client in the other process instead")
 
     @staticmethod
     def _session(pool_maxsize: int) -> requests.Session:
@@ -236,13 +257,12 @@ class Transport:
             return max(0.0, min(seconds, remaining))
 
         def stop(rs: tenacity.RetryCallState) -> bool:
-            return (rs.attempt_number >= pol.attempts
-                    or time.monotonic() - start >= pol.deadline)
+            return pol.gives_up(rs.attempt_number, time.monotonic() - start)
 
         def before_sleep(rs: tenacity.RetryCallState) -> None:
             exc = rs.outcome.exception() if rs.outcome else None
-            log.info("%s failed (attempt %d/%d: %s); retrying in %.2fs", what,
-                     rs.attempt_number, pol.attempts, _short(exc),
+            log.info("%s failed (attempt %d%s: %s); retrying in %.2fs", what,
+                     rs.attempt_number, f"/{pol.attempts}" if pol.attempts else "", _short(exc),
                      rs.next_action.sleep if rs.next_action else 0.0)
 
         if pol.attempts == 1:

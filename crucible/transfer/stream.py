@@ -92,14 +92,14 @@ def stream_url(
 ) -> Iterator[bytes]:
     """Yield the body of ``url`` in chunks of up to ``chunk_size`` bytes, from byte ``start``.
 
-    A connection that breaks mid-body is reopened at the current offset (``Range``), within the
-    transport's retry policy. Raises :class:`TransferError` when it gives up.
+    A connection that breaks mid-body is reopened at the current offset (``Range``); the
+    transport's retry policy bounds the breaks in a row with no byte received in between (its
+    deadline counts from the last byte). Raises :class:`TransferError` when it gives up.
     """
     t = transport or default_transport()
     policy = t.retry_policy
     pos = start
-    failures = 0
-    began = time.monotonic()
+    failures, stalled_since, stalled_at = 0, time.monotonic(), pos
     while True:
         resp, total = _open(t, url, pos)
         expected_end = total
@@ -113,8 +113,10 @@ def stream_url(
             return
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError, _Incomplete) as exc:
+            if pos > stalled_at:  # progress since the last break: start counting afresh
+                failures, stalled_since, stalled_at = 0, time.monotonic(), pos
             failures += 1
-            if failures >= policy.attempts or time.monotonic() - began >= policy.deadline:
+            if policy.gives_up(failures, time.monotonic() - stalled_since):
                 raise TransferError(f"GET {redact_url(url)}: connection broke at byte {pos} "
                                     f"({type(exc).__name__}); gave up after {failures} tries"
                                     ) from None

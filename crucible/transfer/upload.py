@@ -1,10 +1,12 @@
-"""Resumable upload of one local file to a resumable-upload URI (contract §6).
+"""Resumable upload of one local file to a resumable-upload URI.
 
 Chunks are read from disk one at a time (memory bounded by the chunk size) and PUT with
 ``Content-Range: bytes a-b/total``. A non-final chunk answers 308 with the confirmed ``Range``;
 the final one 200/201. After any failure the next attempt first probes (empty PUT with
 ``bytes */total``) and resumes from the offset the server confirms, so no byte is sent twice
-on purpose and none is skipped. The URI needs no Crucible key; it is sent on the storage session.
+on purpose and none is skipped. The URI needs no Crucible key; it is sent on the storage session
+and never logged (urllib3's lines show ``/_uploads/<redacted>``). Each chunk is retried under
+the transport's policy; the upload gives up when no byte was confirmed for the policy's deadline.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -67,7 +70,7 @@ def upload_resumable(
     offset = 0
     result: dict[str, Any] | None = None
     done = False
-    stalls = 0
+    stalls, stalled_since = 0, time.monotonic()
 
     with open(path, "rb") as fh:
 
@@ -120,10 +123,14 @@ def upload_resumable(
             except (requests.RequestException, RetryableTransfer) as exc:
                 raise TransferError(f"upload of {os.fspath(path)!r} to {where} failed: "
                                     f"{type(exc).__name__}") from None
-            if progress is not None and new > offset:
-                progress(new - offset)
-            stalls = 0 if new > offset else stalls + 1
-            if stalls > transport.retry_policy.attempts:
-                raise TransferError(f"upload of {os.fspath(path)!r} to {where} makes no progress")
+            if new > offset:
+                if progress is not None:
+                    progress(new - offset)
+                stalls, stalled_since = 0, time.monotonic()
+            else:
+                stalls += 1
+                if transport.retry_policy.gives_up(stalls, time.monotonic() - stalled_since):
+                    raise TransferError(f"upload of {os.fspath(path)!r} to {where} makes no "
+                                        f"progress")
             offset = new
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import re
 
 import pytest
 import requests
@@ -83,10 +84,31 @@ def test_reprs_never_show_the_key(client, crucible_user):
         pickle.dumps(client)
 
 
+@pytest.mark.parametrize("holder", ["transport", "config"])
+def test_the_key_never_travels_in_a_pickle(client, holder):
+    obj = getattr(client, holder)
+    with pytest.raises(TypeError, match="API key"):
+        pickle.dumps(obj)
+    assert "Authorization" in client.transport.api.headers  # the object itself still works
+    assert client.whoami()
+
+
 def test_redact_url():
     assert redact_url("https://h.example:8443/p/x?sig=abc&expires=1#f") == \
         "https://h.example:8443/p/x"
     assert redact_url("https://user:pw@h/p?x=1") == "https://h/p"
+    assert redact_url("http://h:1/_uploads/0abc123/x?y=1") == "http://h:1/_uploads/<redacted>/x"
+    assert redact_url("/_uploads/0abc123") == "/_uploads/<redacted>"
+
+
+def test_resumable_upload_uris_are_redacted_in_debug_logs(client, dataset, make_file, caplog):
+    """The URI works without a key, so urllib3's request lines must not show its id."""
+    p = make_file("uri.bin", 3 * 256 * 1024)
+    with caplog.at_level(logging.DEBUG):
+        client.files.upload(dataset, p, ingest=False)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("urllib3")]
+    assert sum("PUT /_uploads/<redacted>" in line for line in lines) == 3  # one per chunk
+    assert not [line for line in lines if re.search(r"/_uploads/(?!<redacted>)", line)]
 
 
 def test_secrets_never_logged_and_nothing_printed(client, crucible_user, project_id, make_file,

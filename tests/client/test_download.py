@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import requests
 
 from crucible import ChecksumMismatchError, Dataset
-from crucible.transfer import ExistingFileDiffers, UnsafePathError, copy_url, stream_url
+from crucible.errors import FilesRefusedError
+from crucible.transfer import (DownloadPlan, ExistingFileDiffers, UnsafePathError, copy_url,
+                               stream_url)
 from crucible.transfer.paths import safe_join, safe_relative_path
 
 
@@ -104,36 +106,106 @@ def test_overwrite_existing_false_keeps_only_matching_files(client, filled, tmp_
     assert wrong.read_bytes() == files["raw/b.csv"][1]
 
 
-def _hostile_upload(client, dsid: str, filename: str) -> None:
-    """Make the server hold a file whose stored path is hostile (raw HTTP: our client refuses
-    to send such names)."""
-    data = b"hostile"
-    t = client._transport
-    init = t.request("POST", f"datasets/{dsid}/upload/initiate",
-                     json={"filename": filename, "size": len(data),
-                           "sha256_hash": hashlib.sha256(data).hexdigest()})
-    r = requests.put(init["resumable_uri"], data=data,
-                     headers={"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"})
-    assert r.status_code in (200, 201)
-    rec = t.request("POST", f"datasets/{dsid}/upload/complete",
-                    json={"upload_id": init["upload_id"]})
-    client.ingestions.wait(client.ingestions.request(rec["mfid"])["id"], timeout=60)
+def _stored_as(client, admin, dsid: str, name: str, data: bytes, tmp_path: Path) -> dict:
+    """Make the server hold an ingested file whose stored path is ``name``: upload it under a
+    harmless name, then rename it as an admin correction would (names our client refuses to
+    upload, and the server may refuse too, still reach downloads this way)."""
+    src = tmp_path / "src" / hashlib.sha256(name.encode()).hexdigest()[:16]
+    src.parent.mkdir(parents=True, exist_ok=True)
+    src.write_bytes(data)
+    rec = client.datasets.upload_file(dsid, src, wait=True, timeout=60)
+    return admin.transport.request("PATCH", f"files/{rec['mfid']}",
+                                   json={"storage_path": f"mf-storage-prod/{dsid}/{name}"})
 
 
-@pytest.mark.parametrize("hostile", ["../x", "/etc/x", "a/../../x"])
-def test_hostile_keys_are_refused(client, project_id, tmp_path, hostile):
+LONG = "L" * 300 + ".txt"
+DEEP = "/".join(["d" * 250] * 20) + ".bin"  # every name fits, the whole path does not
+HOSTILE = ["../../../../tmp/x", "/etc/x", "a/../../x", LONG, "nul\x00name.txt", DEEP]
+
+
+@pytest.fixture
+def hostile(client, admin, project_id, tmp_path):
+    """A dataset whose hostile names come first, then two good files."""
     dsid = client.datasets.create(Dataset(dataset_name="hostile",
                                           project_id=project_id))["dsid"]
-    try:
-        _hostile_upload(client, dsid, hostile)
-    except Exception as exc:  # the server may refuse the name itself: then check the path rule
-        pytest.skip(f"server refuses the hostile name ({exc}); covered by test_safe_paths")
+    bad = {name: _stored_as(client, admin, dsid, name, f"bad {i}".encode(), tmp_path)["mfid"]
+           for i, name in enumerate(HOSTILE)}
+    good = {name: f"good {name}".encode() for name in ("ok.txt", "sub/ok.dat")}
+    for name, data in good.items():
+        _stored_as(client, admin, dsid, name, data, tmp_path)
+    return dsid, bad, good
+
+
+def test_unsafe_names_are_refused_and_every_other_file_lands(client, hostile, tmp_path):
+    dsid, bad, good = hostile
     out = tmp_path / "deep" / "out"
-    with pytest.raises(UnsafePathError):
+    with pytest.raises(FilesRefusedError) as err:
         client.download(dsid, output_dir=out)
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert all(out in p.parents for p in written)
-    assert not any(p.name == "x" for p in written)
+    refused = {r.name: r for r in err.value.refused}
+    assert sorted(refused) == sorted(HOSTILE)
+    assert {r.mfid for r in refused.values()} == set(bad.values())
+    assert "leaves the output directory" in refused["../../../../tmp/x"].reason
+    assert "absolute" in refused["/etc/x"].reason
+    assert "304 bytes" in refused[LONG].reason
+    assert "file system refuses the name" in refused[DEEP].reason
+    for name in HOSTILE:
+        assert repr(name) in str(err.value)
+    assert sorted(err.value.downloaded) == sorted(
+        [str(out / dsid / "record.json")] + [str(out / dsid / n) for n in good])
+    for name, data in good.items():
+        assert (out / dsid / name).read_bytes() == data
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and "src" not in p.parts]
+    assert sorted(written) == sorted(Path(p) for p in err.value.downloaded)
+    assert not Path("/tmp/x").exists() or Path("/tmp/x").read_bytes() != b"bad 0"
+
+
+def test_filters_apply_before_path_checks(client, hostile, tmp_path):
+    dsid, _bad, _good = hostile
+    got = client.download(dsid, output_dir=tmp_path / "a", include="*.dat", no_record=True)
+    assert got == [str(tmp_path / "a" / dsid / "sub" / "ok.dat")]
+    got = client.download(dsid, output_dir=tmp_path / "b", no_record=True,
+                          include=["*.txt", "*.dat"], exclude=[LONG, "nul*"])
+    assert sorted(Path(p).name for p in got) == ["ok.dat", "ok.txt"]
+    with pytest.raises(FilesRefusedError) as err:  # included, so refused (and named)
+        client.download(dsid, output_dir=tmp_path / "c", include="*.txt", no_record=True)
+    assert sorted(r.name for r in err.value.refused) == sorted([LONG, "nul\x00name.txt"])
+    assert [Path(p).name for p in err.value.downloaded] == ["ok.txt"]
+
+
+def test_two_files_with_one_local_path_are_both_refused(client, admin, project_id, tmp_path):
+    dsid = client.datasets.create(Dataset(dataset_name="clash", project_id=project_id))["dsid"]
+    v1 = _stored_as(client, admin, dsid, "data.csv", b"v1", tmp_path)
+    v2 = _stored_as(client, admin, dsid, "data.csv", b"v2", tmp_path)
+    _stored_as(client, admin, dsid, "other.csv", b"other", tmp_path)
+    out = tmp_path / "out"
+    with pytest.raises(FilesRefusedError) as err:
+        client.download(dsid, output_dir=out, no_record=True)
+    assert sorted(r.mfid for r in err.value.refused) == sorted([v1["mfid"], v2["mfid"]])
+    assert all("also where 'data.csv' would go" in r.reason for r in err.value.refused)
+    assert not (out / dsid / "data.csv").exists()
+    assert err.value.downloaded == [str(out / dsid / "other.csv")]
+    assert (out / dsid / "other.csv").read_bytes() == b"other"
+
+
+def test_a_file_named_record_json_never_overwrites_the_record(client, admin, project_id,
+                                                              tmp_path):
+    dsid = client.datasets.create(Dataset(dataset_name="rec", project_id=project_id))["dsid"]
+    _stored_as(client, admin, dsid, "record.json", b"not the record", tmp_path)
+    with pytest.raises(FilesRefusedError) as err:
+        client.download(dsid, output_dir=tmp_path / "a")
+    assert [r.name for r in err.value.refused] == ["record.json"]
+    assert json.loads((tmp_path / "a" / dsid / "record.json").read_text())["unique_id"] == dsid
+    got = client.download(dsid, output_dir=tmp_path / "b", no_record=True)
+    assert Path(got[0]).read_bytes() == b"not the record"
+
+
+def test_plan_refuses_a_file_where_another_needs_a_folder(tmp_path):
+    plan = DownloadPlan(tmp_path, reserved=["record.json"])
+    for name in ("a", "a/b", "c/d", "./c/e", "record.json", "A"):
+        plan.add(name, "http://x/" + name, {"mfid": name})
+    kept = [f.rel for f in plan.files()]
+    assert sorted(r.name for r in plan.refused) == ["a", "a/b", "record.json"]
+    assert kept == ["c/d", "c/e", "A"] if sys.platform != "darwin" else ["c/d", "c/e"]
 
 
 @pytest.mark.parametrize("bad", ["../x", "/etc/x", "a/../../x", "..\\x", "C:\\x", "", "a\x00b"])

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from crucible import ChecksumMismatchError, NotFoundError
+from crucible.errors import UnverifiedUploadError
 from crucible.mfid import new_mfid
 from crucible.transfer import sha256_file, stream_url, upload_resumable
 from crucible.transfer.paths import UnsafePathError
@@ -75,11 +76,21 @@ def test_upload_resumes_from_the_server_confirmed_offset(client, dataset, make_f
                      headers={"Content-Range": f"bytes 0-{half - 1}/{len(data)}"})
     assert r.status_code == 308
     sent: list[int] = []
+    ranges: list[str] = []  # every PUT the client puts on the wire, as its Content-Range
+    client.transport.storage.hooks["response"].append(
+        lambda resp, **_: ranges.append(resp.request.headers.get("Content-Range")))
     upload_resumable(client._transport, uri, p, chunk_size=256 * 1024, progress=sent.append)
     rec = client._transport.request("POST", f"datasets/{dataset}/upload/complete",
                                     json={"upload_id": init["upload_id"],
                                           "sha256_hash": sha256_file(p)})
     assert rec["sha256_hash"] == hashlib.sha256(data).hexdigest()
+    total, chunk = len(data), 256 * 1024
+    # The first chunk is answered 308 with the confirmed half; the client goes on from there
+    # and never sends the second quarter (a client restarting at byte 0 would).
+    assert ranges == [f"bytes 0-{chunk - 1}/{total}",
+                      f"bytes {half}-{half + chunk - 1}/{total}",
+                      f"bytes {half + chunk}-{total - 1}/{total}"]
+    assert sent == [half, chunk, chunk]
 
 
 def test_files_list_get_link_download(client, dataset, make_file, tmp_path):
@@ -115,7 +126,8 @@ def test_ingestions_namespace(client, dataset, make_file):
     again = client.ingestions.request(rec["mfid"])
     done = client.ingestions.wait(req["id"], timeout=60)
     assert done["status"] == "complete" and done["file_mfid"] == rec["mfid"]
-    assert again["id"] == req["id"] or again["status"] == "complete"
+    assert again["id"] == req["id"]  # the open request is reused, not a second one made
+    assert client.ingestions.request(rec["mfid"])["id"] == req["id"]  # and once complete
     assert client.ingestions.get(req["id"])["status"] == "complete"
     listed = client.ingestions.list(dataset_id=dataset)
     assert req["id"] in [r["id"] for r in listed]
@@ -152,3 +164,39 @@ def test_admin_updates_ingestion_status(admin, client, dataset, make_file, cruci
 def test_unknown_file(client):
     with pytest.raises(NotFoundError):
         client.files.get(new_mfid())
+
+
+def test_a_bytes_less_row_does_not_count_as_uploaded(client, dataset, make_file, tmp_path):
+    """A row registered without bytes (add_associated_file) has the same sha256: the upload
+    must send the bytes and either end with a stored copy or raise, never return quietly."""
+    p = make_file("ghost.bin", 3000)
+    ghost = client.datasets.add_associated_file(dataset, p)
+    assert not ghost.get("storage_path")
+    seen: list[int] = []
+    try:
+        rec = client.files.upload(dataset, p, progress=seen.append)
+    except UnverifiedUploadError as exc:
+        assert ghost["mfid"] in str(exc) and "file not found" in str(exc)
+        rec = None
+    assert sum(seen) == 3000  # the bytes were sent, not skipped as a duplicate
+    stored = [f for f in client.files.list(dataset_id=dataset) if f.get("storage_path")]
+    if rec is None:  # the server kept its byte-less row (the local server does today)
+        assert stored == []
+        with pytest.raises(UnverifiedUploadError, match=ghost["mfid"]):
+            client.files.upload(dataset, p, ingest=False)
+    else:  # a server that keeps the bytes: they must really be there
+        assert [f["mfid"] for f in stored] == [rec["mfid"]]
+        assert client.files.download(rec["mfid"], tmp_path / "g").read_bytes() == p.read_bytes()
+
+
+def test_an_uningested_copy_is_sent_again_and_ingested(client, dataset, make_file, tmp_path):
+    """A copy uploaded with ingest=False cannot show its bytes (no storage_path); uploading it
+    again sends them and proves them by ingestion."""
+    p = make_file("later.bin", 3000)
+    first = client.files.upload(dataset, p, ingest=False)
+    assert not first.get("storage_path")
+    seen: list[int] = []
+    again = client.files.upload(dataset, p, progress=seen.append)
+    assert sum(seen) == 3000
+    assert again["storage_path"] and again["ingestion_request"]["status"] == "complete"
+    assert client.files.download(again["mfid"], tmp_path / "l").read_bytes() == p.read_bytes()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from crucible import CrucibleClient, Dataset, RetryPolicy
 from crucible.mfid import new_mfid
@@ -56,3 +58,45 @@ def test_50_uploads_land_once_with_the_right_sha256(stubborn, faulty_server, tmp
         stubborn.ingestions.wait(r["ingestion_request"]["id"], timeout=120)
     files = stubborn.files.list(dataset_id=dsid)
     assert {f["storage_path"].rsplit("/", 1)[1]: f["sha256_hash"] for f in files} == expected
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_default_policy_surfaces_no_error_at_30_percent_faults(faulty_server, faulty_key,
+                                                                tmp_path, seed):
+    """60 creates and 20 uploads with the default RetryPolicy (deadline-bounded): no call may
+    give up, and nothing is duplicated. Four threads keep the back-off sleeps overlapping."""
+    session = new_mfid()
+    paths = []
+    for i in range(20):
+        p = tmp_path / f"u{i:02d}.bin"
+        p.write_bytes(os.urandom(1000 + i))
+        paths.append(p)
+    faulty_server.set_faults(0.0)
+    with CrucibleClient(faulty_server.url, faulty_key) as c:
+        assert c.retry_policy == RetryPolicy()
+        dsid = c.datasets.create(Dataset(dataset_name="up", project_id="FLAKY"))["dsid"]
+        faulty_server.set_faults(0.3, seed, slow_s=0.3)
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                made = list(pool.map(
+                    lambda i: c.datasets.create(Dataset(dataset_name=f"d{i}", project_id="FLAKY",
+                                                        session_name=session))["dsid"],
+                    range(60)))
+                records = list(pool.map(lambda p: c.datasets.upload_file(dsid, p), paths))
+            injected = sum(_injected(faulty_server).values())
+        finally:
+            faulty_server.set_faults(0.0)
+        assert injected >= 30  # the faults really happened
+        listed = c.datasets.list(session_name=session, limit=None)
+        assert sorted(d["unique_id"] for d in listed) == sorted(made) and len(set(made)) == 60
+        expected = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in paths)
+        assert sorted(r["sha256_hash"] for r in records) == expected
+        assert sorted(f["sha256_hash"] for f in c.files.list(dataset_id=dsid)) == expected
+
+
+def _injected(server) -> dict[str, int]:
+    """How many faults of each kind the server has injected since faults were last set."""
+    r = requests.get(f"{server.base_url}/_admin/faults", timeout=10,
+                     headers={"Authorization": f"Bearer {server.admin_key}"})
+    r.raise_for_status()
+    return r.json()["injected"]

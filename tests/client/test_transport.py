@@ -179,6 +179,14 @@ def test_retry_policy_rules():
     assert RetryPolicy.none().attempts == 1
 
 
+def test_the_default_policy_is_bounded_by_its_deadline_only():
+    p = RetryPolicy()
+    assert p.attempts is None and p.deadline == 120.0
+    assert not p.gives_up(1000, 119.9) and p.gives_up(1, 120.0)
+    assert RetryPolicy(attempts=3).gives_up(3, 0.0) and not RetryPolicy(attempts=3).gives_up(2, 0)
+    assert all(p.sleep_for(n) <= p.backoff_max * (1 + p.jitter) for n in range(1, 40))
+
+
 def test_retry_after_header_forms():
     assert _retry_after_seconds("3") == 3.0
     assert _retry_after_seconds(None) is None and _retry_after_seconds("soon") is None
