@@ -5,8 +5,10 @@ Importing this package reads no configuration and creates no files.
 
 from .client import CrucibleClient
 from .errors import (AuthenticationError, ChecksumMismatchError, ConflictError,
-                     CrucibleConnectionError, CrucibleError, CrucibleHTTPError, NotFoundError,
-                     RateLimitedError, ServerError, TransferError, ValidationError)
+                     CrucibleConnectionError, CrucibleError, CrucibleHTTPError, FilesRefusedError,
+                     NotFoundError, RateLimitedError, ServerError, TransferError,
+                     UnverifiedUploadError, ValidationError)
+from .resources.ingestions import IngestionFailed
 from .models import Dataset, Instrument, Project, Sample, User
 from .transport import RetryPolicy
 from .coexistence import warn_if_nano_crucible
@@ -21,6 +23,8 @@ __all__ = [
     "CrucibleConnectionError",
     "CrucibleError",
     "CrucibleHTTPError",
+    "FilesRefusedError",
+    "IngestionFailed",
     "Dataset",
     "Instrument",
     "NotFoundError",
@@ -30,6 +34,7 @@ __all__ = [
     "Sample",
     "ServerError",
     "TransferError",
+    "UnverifiedUploadError",
     "User",
     "ValidationError",
 ]

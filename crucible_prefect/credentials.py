@@ -11,7 +11,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import Optional, TYPE_CHECKING, Any
 
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr, field_validator
@@ -75,15 +75,16 @@ class CrucibleCredentials(CredentialsBlock):
         gt=0,
         description="Seconds to wait for the API to answer once connected.",
     )
-    retry_attempts: int = Field(
-        default=4,
+    retry_attempts: Optional[int] = Field(
+        default=None,
         ge=1,
-        le=20,
-        description="Attempts per HTTP request on transient failures (429, 502-504, lost "
-        "connections), counting the first one; 1 turns the transport's retries off.",
+        le=100,
+        description="Cap on attempts per HTTP request on transient failures (429, 502-504, lost "
+        "connections), counting the first one; 1 turns the transport's retries off. "
+        "Default: no cap, only retry_deadline.",
     )
     retry_deadline: float = Field(
-        default=60.0,
+        default=120.0,
         gt=0,
         description="Upper bound in seconds on the time one HTTP request may spend retrying.",
     )

@@ -73,7 +73,7 @@ def upload_files(
     results = []
     for path, relative in zip(files, relatives):
         record = plain(client.datasets.upload_file(dataset_id, str(path),
-                                                   relative_path=relative, ingest=False))
+                                                   relative_path=relative, ingest=ingest))
         request = None
         if ingest and not record.get("storage_path"):
             request = _ensure_ingestion(client, record["mfid"], None)
