@@ -30,7 +30,7 @@ from .models import FileGroup
 from .ops import CrucibleOps
 from .preflight import PreflightError, check_access
 from .quiescence import split_settled
-from .report import FileRow, IngestReport
+from .report import FileRow, IngestReport, Status
 from .settings import IngestSettings
 from .worker import GroupResult, RunContext, RunDataset, cached_digests, group_dataset_id, is_complete
 
@@ -261,14 +261,14 @@ def link_by_rules(report: IngestReport, rules: list[dict], client: Any) -> None:
     ids = datasets_to_link(report)
     if not ids:
         return
-    job = LinkJob(LinkSettings(rules=rules, dataset_ids=ids), client)
+    job = LinkJob(LinkSettings.model_validate({"rules": rules, "dataset_ids": ids}), client)
     outcome = run_job(job, ThreadRunner(client, max_workers=1))
     report.sample_links = outcome.summary()
     if not outcome.ok:
         report.errors.append(f"linking samples by rules did not complete: {outcome.summary_text()}")
 
 
-def _rows(group: FileGroup, status: str, reason: str = "",
+def _rows(group: FileGroup, status: Status, reason: str = "",
           dataset_id: str | None = None) -> list[FileRow]:
     return [FileRow(file=f.rel, dataset_id=dataset_id, bytes=f.size, status=status, reason=reason)
             for f in group.files]

@@ -51,7 +51,7 @@ class DigestCache:
         return {"path": self._path}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"])
+        DigestCache.__init__(self, state["path"])
 
     def get(self, protocol: str, entry: FileEntry) -> str | None:
         if self._conn is None or entry.mtime is None:

@@ -47,4 +47,7 @@ def check_access(ops: CrucibleOps, *, project_id: str, instrument_name: str,
         known = ops.client.ingestions.ingestors()
         if known and ingestor not in known:
             raise PreflightError(f"unknown ingestor {ingestor!r}; the server offers: {', '.join(known)}")
-    return owner_orcid or me
+    owner = owner_orcid or me
+    if not owner:
+        raise PreflightError("the server did not say who the API key's user is; pass owner_orcid")
+    return str(owner)

@@ -260,6 +260,7 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
         return GroupResult([FileRow(file=f.rel, bytes=f.size, status="failed", reason=str(exc))
                             for f in group.files])
     if ctx.mode == "single":
+        assert ctx.run_dataset is not None  # mode single always has its container
         container = ctx.run_dataset.ensure(ops)
         rows = upload_files(ops, ctx, container, group, digests, staging)
         if extracted:  # per group, so two groups' sidecars cannot overwrite each other

@@ -11,7 +11,7 @@ import unicodedata
 from typing import Any, Iterable
 
 from crucible.linking.catalog import SampleCatalog
-from crucible.linking.models import DatasetPlan, LinkReport, LinkRow, PlannedSample
+from crucible.linking.models import DatasetPlan, LinkReport, LinkRow, LinkStatus, PlannedSample
 from crucible.linking.plan import LinkPlanner
 
 
@@ -42,7 +42,8 @@ def apply_plans(catalog: SampleCatalog, plans: Iterable[DatasetPlan | dict],
     created: dict[tuple[str, str], dict | str] = {}
     for plan in plans:
         plan = DatasetPlan.model_validate(plan)
-        base = dict(dataset_id=plan.dataset_id, dataset_name=plan.dataset_name, rule=plan.rule)
+        base: dict[str, Any] = dict(dataset_id=plan.dataset_id, dataset_name=plan.dataset_name,
+                                    rule=plan.rule)
         if not plan.linkable:
             report.rows.append(LinkRow(**base, status="failed" if plan.failed else "unlinked",
                                        reason=plan.reason or "no sample to link"))
@@ -63,19 +64,21 @@ def _apply_one(catalog: SampleCatalog, plan: DatasetPlan, sample: PlannedSample,
                            reason=f"no sample named {sample.sample_name!r} in project "
                                   f"{sample.project_id}; it would be created")
         return LinkRow(**row, status="would link")
-    status = "linked"
+    status: LinkStatus = "linked"
     sample_id = sample.sample_id
     if sample.create:
         key = (sample.project_id or "", unicodedata.normalize("NFC", sample.sample_name or ""))
         if key not in created:
             created[key] = _create_once(catalog, key[0], key[1])
-            status = "created and linked" if isinstance(created[key], dict) and \
-                created[key].get("_created") else "linked"
         outcome = created[key]
+        if isinstance(outcome, dict) and outcome.get("_created"):
+            status = "created and linked"
         if isinstance(outcome, str):
             return LinkRow(**row, status="failed", reason=outcome)
         sample_id = outcome["unique_id"]
         row["sample_id"] = sample_id
+    if not sample_id:
+        return LinkRow(**row, status="failed", reason="the plan names no sample id")
     try:
         catalog.add_link(plan.dataset_id, sample_id)
     except _crucible_error() as exc:

@@ -13,7 +13,7 @@ signature of a URL in a message. This module adds what a mirror needs on top:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, cast
 
 from crucible.errors import ChecksumMismatchError, TransferError, redact_url
 from crucible.transfer import CopyResult, copy_url
@@ -45,7 +45,7 @@ def copy_verified(
     for attempt in range(link_attempts):
         writer = dest.open_writer(relative)
         try:
-            result = copy_url(get_url(attempt > 0), writer, expected_sha256=expected_sha256,
+            result = copy_url(get_url(attempt > 0), cast(BinaryIO, writer), expected_sha256=expected_sha256,
                               expected_size=expected_size, chunk_size=chunk_size,
                               transport=transport, what=relative)
         except ChecksumMismatchError:

@@ -22,8 +22,9 @@ class FileResult(Row):
 
     def __init__(self, dataset_id: str, path: str, status: str, bytes: int = 0,
                  file_id: str | None = None, error: str | None = None, **extra: Any) -> None:
-        super().__init__(dataset_id=dataset_id, path=path, status=status, bytes=bytes,
-                         file_id=file_id, reason=error or extra.pop("reason", "") or "", **extra)
+        fields = dict(dataset_id=dataset_id, path=path, status=status, bytes=bytes,
+                      file_id=file_id, reason=error or extra.pop("reason", "") or "", **extra)
+        super().__init__(**fields)
 
     @property
     def error(self) -> str | None:

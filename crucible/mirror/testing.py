@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
-S3_OPTIONS = {"key": "testing", "secret": "testing",
+S3_OPTIONS: dict[str, Any] = {"key": "testing", "secret": "testing",
               "client_kwargs": {"region_name": "us-east-1"}}
 
 

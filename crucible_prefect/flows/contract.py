@@ -8,7 +8,7 @@ carries the report — ``report_of(state)`` returns it either way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from prefect.states import Completed, Failed
 
@@ -55,7 +55,7 @@ def load_storage_secret(options: dict | None, secret_name: str | None) -> dict:
     from prefect.blocks.system import Secret
 
     try:
-        secret = Secret.load(secret_name).get()
+        secret = cast(Any, Secret.load(secret_name)).get()
     except ValueError as exc:
         raise ValueError(f"storage_secret: cannot load Secret block {secret_name!r}: {exc}") from None
     if not isinstance(secret, dict):

@@ -27,7 +27,8 @@ __all__ = ["IngestFailed", "IngestReport", "ingest_instrument_output",
            "ingest_instrument_output_dask", "report_from_state"]
 
 
-@flow(name="ingest-instrument-output", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),
+@flow(name="ingest-instrument-output",
+      task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),  # type: ignore[arg-type]
       validate_parameters=True)
 def ingest_instrument_output(
     path: str,

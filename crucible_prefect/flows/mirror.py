@@ -11,7 +11,7 @@ contract: the report is the result; on failure the run ends Failed with a ``Mirr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from prefect import flow
 
@@ -39,7 +39,7 @@ def open_destination_or_block(url: str | None, storage_options: dict[str, Any] |
     if block_name is not None:
         from prefect.filesystems import RemoteFileSystem
 
-        block = RemoteFileSystem.load(block_name)
+        block = cast(Any, RemoteFileSystem.load(block_name))
         url = block.basepath
         options = {**block.settings, **options}
     assert url is not None
