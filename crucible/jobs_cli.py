@@ -86,6 +86,9 @@ def _add_ingest(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--run-name", metavar="N", help="Run name (default: the folder's name).")
     p.add_argument("--sample-id", dest="sample_ids", action="extend", nargs="+", metavar="ID",
                    help="Link the datasets to these samples (repeatable).")
+    p.add_argument("--sample-rules", metavar="FILE",
+                   help="Then link the run's datasets to samples by these rules: a JSON or YAML "
+                        "list, as for 'crucible link --rules'.")
     p.add_argument("--keyword", dest="keywords", action="extend", nargs="+", metavar="K",
                    help="Keywords for the datasets (repeatable).")
     p.add_argument("--metadata", metavar="JSON",
@@ -125,6 +128,10 @@ def _add_mirror(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keyword", metavar="K", help="Only datasets with this keyword.")
     p.add_argument("--instrument", metavar="NAME", help="Only datasets of this instrument.")
     p.add_argument("--created-since", metavar="ISO", help="Only datasets created at/after this.")
+    p.add_argument("--include", action="extend", nargs="+", metavar="GLOB",
+                   help="Only files whose relative path matches (repeatable; docs/globs.md).")
+    p.add_argument("--exclude", action="extend", nargs="+", metavar="GLOB",
+                   help="Skip files whose relative path matches (repeatable).")
     p.add_argument("--layout", metavar="TEMPLATE",
                    help="Where files go below DEST (default: "
                         "{project_id}/{dataset_id}/{relative_path}).")
@@ -274,7 +281,8 @@ _OPTION_NAMES = {
     "sample_ids": "--sample-id", "keywords": "--keyword", "scientific_metadata": "--metadata",
     "extractors": "--extractor", "ingestor": "--ingestor", "post_processing": "--post-processing",
     "settle_seconds": "--settle-seconds", "max_concurrency": "--max-concurrency",
-    "storage_options": "--storage-option", "rules": "--rules", "dataset_ids": "--dataset",
+    "storage_options": "--storage-option", "rules": "--rules", "sample_rules": "--sample-rules",
+    "dataset_ids": "--dataset",
     "session_dataset_id": "--session-dataset", "created_since": "--created-since",
     "instrument": "--instrument",
 }
@@ -322,7 +330,8 @@ def _storage_options(items: Sequence[str] | None) -> dict[str, Any] | None:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise BadInput(f"--storage-option must be KEY=VALUE, got {item.split('=')[0]!r}")
+            # never echo the item: it may be a secret typed without its key
+            raise BadInput("--storage-option must be KEY=VALUE (one was given without a KEY=)")
         try:
             value: Any = json.loads(raw)
         except json.JSONDecodeError:
@@ -360,6 +369,18 @@ def load_rules(path: str) -> list[Any]:
         return parse_rules(data)
     except ValueError as exc:
         raise BadInput(f"rules file {name}: {_rules_error_text(exc)}") from None
+
+
+def _rules_json(path: str | None, option: str) -> list[dict] | None:
+    """The rules of ``path`` as JSON-able dicts (what ``IngestSettings.sample_rules`` holds)."""
+    if path is None:
+        return None
+    from .linking import rules_as_json
+
+    try:
+        return rules_as_json(load_rules(path))
+    except BadInput as exc:
+        raise BadInput(f"{option}: {exc}") from None
 
 
 def _parse_rules_text(text: str, name: str, suffix: str) -> Any:
@@ -417,6 +438,7 @@ def _prepare_ingest(args: argparse.Namespace) -> _Plan:
         "owner_orcid": args.owner_orcid, "mode": args.mode, "include": args.include,
         "exclude": args.exclude, "grouping": args.grouping, "run_name": args.run_name,
         "sample_ids": args.sample_ids, "keywords": args.keywords,
+        "sample_rules": _rules_json(args.sample_rules, "--sample-rules"),
         "scientific_metadata": _json_object(args.metadata, "--metadata"),
         "extractors": args.extractors, "ingestor": args.ingestor,
         "post_processing": args.post_processing, "settle_seconds": args.settle_seconds,
@@ -447,7 +469,8 @@ def _prepare_mirror(args: argparse.Namespace) -> _Plan:
         options = MirrorOptions(
             template=args.layout if args.layout is not None else DEFAULT_TEMPLATE,
             record_template=record, delete_extraneous=args.delete_extraneous,
-            max_concurrency=args.max_concurrency if args.max_concurrency is not None else 4)
+            max_concurrency=args.max_concurrency if args.max_concurrency is not None else 4,
+            include=tuple(args.include or ()), exclude=tuple(args.exclude or ()))
     except ValueError as exc:
         raise BadInput(str(exc).replace("max_concurrency", "--max-concurrency")) from None
     if args.include_descendants and not args.sample:
@@ -517,7 +540,8 @@ def _prepare_link(args: argparse.Namespace) -> _Plan:
 # ---------------------------------------------------------------------------------- output
 def _print_summary(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
     """Counts per status, run-level errors and up to PROBLEM_ROWS problem rows, on stderr."""
-    lines = [f"crucible {args.command}: {_scrub(report.summary_text())}"]
+    header = _scrub(report.summary_text())
+    lines = [f"crucible {args.command}: {header}"]
     counts = report.counts
     if counts:
         order = list(report.STATUS_ORDER) + sorted(set(counts) - set(report.STATUS_ORDER))
@@ -525,7 +549,8 @@ def _print_summary(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
             [{"status": s, "count": counts[s]} for s in order if counts.get(s)],
             right=("count",))))
     for error in report.errors:
-        lines.append(f"  error: {_scrub(error)}")
+        if _scrub(error) not in header:  # the summary line already shows the first one
+            lines.append(f"  error: {_scrub(error)}")
     problems = [row for row in _table(report) if row.get("status") in PROBLEM_STATUSES]
     if problems:
         lines.append(f"problems ({len(problems)}):")
@@ -538,6 +563,16 @@ def _print_summary(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
 
 
 def _print_result(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
+    try:
+        _write_result(args, report, plan)
+    except BrokenPipeError:  # ``crucible mirror ... | head``: the reader left; keep the status
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+
+
+def _write_result(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
     if args.json:
         data = {"ok": report.ok, "counts": report.counts, **report.model_dump(mode="json")}
         json.dump(data, sys.stdout, indent=2, default=str)

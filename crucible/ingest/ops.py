@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from crucible.errors import ConflictError, CrucibleHTTPError, NotFoundError
+from crucible.errors import CrucibleHTTPError, NotFoundError
 
 
 class CrucibleOps:
@@ -43,14 +43,11 @@ class CrucibleOps:
         was lost: the client's retry meets the 409 and reads the record back); then it is read
         with its metadata, to see whether it is complete. Never a second dataset.
         """
-        try:
-            made = self.client.datasets.create(dict(record))
-        except ConflictError:  # made by an earlier run, or an attempt whose answer was lost
-            existing = self.get_dataset(record["unique_id"])
-            if existing is None:
-                raise
-            return existing, False
-        return made.get("created_record") or dict(record), True
+        made, created = self.client.datasets.create_once(record)
+        if created:
+            return made or dict(record), True
+        # made by an earlier run, or an attempt whose answer was lost: read it with metadata
+        return self.get_dataset(record["unique_id"]) or made, False
 
     def merge_metadata(self, dsid: str, metadata: dict) -> None:
         self.client.datasets.update_scientific_metadata(dsid, metadata)

@@ -68,10 +68,11 @@ def _apply_one(catalog: SampleCatalog, plan: DatasetPlan, sample: PlannedSample,
     sample_id = sample.sample_id
     if sample.create:
         key = (sample.project_id or "", unicodedata.normalize("NFC", sample.sample_name or ""))
-        if key not in created:
-            created[key] = _create_once(catalog, key[0], key[1])
+        first = key not in created
+        if first:
+            created[key] = _find_or_create(catalog, key[0], key[1])
         outcome = created[key]
-        if isinstance(outcome, dict) and outcome.get("_created"):
+        if first and isinstance(outcome, dict) and outcome.get("_created"):
             status = "created and linked"
         if isinstance(outcome, str):
             return LinkRow(**row, status="failed", reason=outcome)
@@ -86,7 +87,7 @@ def _apply_one(catalog: SampleCatalog, plan: DatasetPlan, sample: PlannedSample,
     return LinkRow(**row, status=status)
 
 
-def _create_once(catalog: SampleCatalog, project_id: str, name: str) -> dict | str:
+def _find_or_create(catalog: SampleCatalog, project_id: str, name: str) -> dict | str:
     """The sample named ``name``: found again if it exists by now, else created.
 
     Returns the record (with ``_created`` set when this call made it) or a failure reason.
@@ -98,7 +99,8 @@ def _create_once(catalog: SampleCatalog, project_id: str, name: str) -> dict | s
                     "while linking; linked none")
         if existing:
             return dict(existing[0])
-        return dict(catalog.create_sample(project_id, name), _created=True)
+        record, created = catalog.create_sample(project_id, name)
+        return dict(record, _created=created)
     except _crucible_error() as exc:
         return f"could not create sample {name!r} in project {project_id}: {exc}"
 

@@ -7,9 +7,12 @@ parameters: a filter it does not know would otherwise return unrelated records.
 
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from crucible.mfid import identity_mfid
 from crucible.linking.extract import base_name, name_variants, same_name
 
 if TYPE_CHECKING:
@@ -143,12 +146,21 @@ class SampleCatalog:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def create_sample(self, project_id: str, name: str) -> dict:
-        """Create a sample named ``name`` in the project (the client makes retries safe)."""
-        record = as_dict(self.client.samples.create(sample_name=name, project_id=project_id))
+    def create_sample(self, project_id: str, name: str) -> tuple[dict, bool]:
+        """The sample named ``name`` in the project, created once: ``(record, created)``.
+
+        Its id is derived from the project and the name, so two linkers (or a retry after a lost
+        answer) that create the same sample at once end up with one sample, not two.
+        """
+        uid = identity_mfid(json.dumps({"kind": "linked-sample", "project": project_id,
+                                        "name": name}, sort_keys=True))
+        made, created = self.client.samples.create_once(
+            {"unique_id": uid, "sample_name": name, "project_id": project_id},
+            same=("sample_name", "project_id"))
+        record = as_dict(made)
         self._by_name[(project_id, name)] = [record]
         self._samples[record["unique_id"]] = record
-        return record
+        return record, created
 
     def add_link(self, dataset_id: str, sample_id: str) -> None:
         """Link the dataset to the sample (re-linking is a no-op on the server)."""

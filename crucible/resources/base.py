@@ -6,7 +6,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import quote
 
-from ..errors import NotFoundError
+from ..errors import ConflictError, NotFoundError
 from ..pagination import DEFAULT_LIMIT, collect
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,6 +53,33 @@ class Namespace:
         returns the record the earlier (lost) attempt made."""
         return self._t.request("POST", path, json=body, params=params,
                                on_retry_conflict=read_back)
+
+    def create_once(self, record: Mapping[str, Any], *,
+                    same: tuple[str, ...] = ()) -> tuple[dict[str, Any], bool]:
+        """Create ``record`` under its ``unique_id``, or return the resource that already has
+        that id: ``(record, created)``. The one create-once of this repository.
+
+        The id is the caller's (derived from what the record *is*), so a retry, a lost answer
+        or a re-run meets a 409 and gets the existing record back instead of a duplicate. If
+        the existing record differs in one of the ``same`` fields, the id clashes with
+        something else: ``ConflictError``.
+        """
+        uid = record.get("unique_id")
+        if not uid:
+            raise ValueError("create_once needs a unique_id in the record")
+        try:
+            return self._create_record(dict(record)), True
+        except ConflictError:
+            existing = self.get(uid)  # type: ignore[attr-defined]
+            clash = [f for f in same if record.get(f) is not None and existing.get(f) != record[f]]
+            if clash:
+                raise ConflictError("POST", f"/{type(self).__name__.lower()}", 409,
+                                    f"{uid} exists already with other {', '.join(clash)}") from None
+            return existing, False
+
+    def _create_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Create one resource from a plain record; each creatable namespace says how."""
+        raise NotImplementedError(f"{type(self).__name__} cannot create records")
 
     def _delete(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
         """DELETE, retried; a 404 on a retry means an earlier attempt already removed it."""

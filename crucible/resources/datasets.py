@@ -138,6 +138,9 @@ class Datasets(Namespace):
         result["ingestion_request"] = requests_[0] if requests_ else None
         result["ingestion_requests"] = requests_
 
+    def _create_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        return self.create(record)["created_record"]
+
     def create_from_files(self, dataset: Dataset | dict, files_to_upload, **kwargs: Any) -> dict:
         """Deprecated: ``create(dataset, files_to_upload=...)``."""
         deprecated("datasets.create_from_files", "datasets.create(files_to_upload=...)")

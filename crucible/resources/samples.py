@@ -89,6 +89,9 @@ class Samples(Namespace):
         self._link_all(sid, parents, children)
         return record
 
+    def _create_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        return self.create(**record)
+
     def update(self, unique_id: str, parents: Iterable[str] | None = None,
                children: Iterable[str] | None = None, **fields: Any) -> dict[str, Any]:
         """PATCH the non-null fields, then link the given parents and children."""

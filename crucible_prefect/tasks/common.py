@@ -129,32 +129,15 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
         return logging.getLogger("crucible_prefect")
 
 
-def create_once(
-    kind: str,
-    record: dict[str, Any],
-    create: Callable[[dict[str, Any]], Any],
-    read: Callable[[str], Any],
-    identity_fields: tuple[str, ...],
-) -> dict[str, Any]:
-    """Create ``record`` with a fixed ``unique_id``; if it exists already, return that one.
-
-    The id is the caller's, else :func:`stable_mfid`, so a task retry or a lost response is
-    answered by 409 and the existing record is read back instead of making a duplicate. If the
-    existing record differs in ``identity_fields`` the 409 is a real clash and is raised.
-    """
-    from crucible.errors import ConflictError
-
+def create_once(kind: str, namespace: Any, record: dict[str, Any],
+                same: tuple[str, ...]) -> dict[str, Any]:
+    """The client's ``create_once`` with the task's id: the caller's ``unique_id``, else
+    :func:`stable_mfid`, so every attempt of one task run sends the same id."""
     record = dict(record)
     if not record.get("unique_id"):
         record["unique_id"] = stable_mfid({"kind": kind, **record})
-    try:
-        return plain(create(record))
-    except ConflictError:
-        existing = plain(read(record["unique_id"]))
-        clash = [f for f in identity_fields
-                 if record.get(f) is not None and existing.get(f) != record[f]]
-        if clash:
-            raise
+    made, created = namespace.create_once(record, same=same)
+    if not created:
         run_logger().info("%s %s exists already (made by an earlier attempt or run); reusing it",
                           kind, record["unique_id"])
-        return existing
+    return plain(made)

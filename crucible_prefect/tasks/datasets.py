@@ -63,12 +63,7 @@ def create_dataset(
     to make re-runs of a whole flow reuse the same dataset.
     """
     client = client_for(credentials)
-    record = create_once(
-        "dataset", dataset,
-        create=lambda body: client.datasets.create(body)["created_record"],
-        read=client.datasets.get,
-        identity_fields=("dataset_name", "project_id"),
-    )
+    record = create_once("dataset", client.datasets, dataset, same=("dataset_name", "project_id"))
     dsid = record["unique_id"]
     if scientific_metadata:
         client.datasets.update_scientific_metadata(dsid, scientific_metadata)

@@ -60,12 +60,7 @@ def create_sample(
     if not (sample.get("sample_name") or sample.get("unique_id")):
         raise ValueError("create_sample: give the sample a sample_name (or a unique_id)")
     client = client_for(credentials)
-    record = create_once(
-        "sample", sample,
-        create=lambda body: client.samples.create(**body),
-        read=client.samples.get,
-        identity_fields=("sample_name", "project_id"),
-    )
+    record = create_once("sample", client.samples, sample, same=("sample_name", "project_id"))
     run_logger().info("Sample %s (%s) ready", record["unique_id"], record.get("sample_name"))
     return record
 

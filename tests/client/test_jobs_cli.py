@@ -147,6 +147,38 @@ def test_ingest_held_files_exit_1(env, capsys, instrument, tmp_path):
     assert out.splitlines()[1].split()[0] == "held"
 
 
+def test_ingest_with_sample_rules_links_the_datasets(env, capsys, instrument, user_client,
+                                                     tmp_path):
+    sample = user_client.samples.create(sample_name=f"R-{uuid.uuid4().hex[:6]}",
+                                        project_id=env.project_id)["unique_id"]
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"kind": "sample_ids", "sample_ids": [sample]}]))
+    run = write_run(tmp_path / f"run-{uuid.uuid4().hex[:8]}", {"r.dat": b"r" * 50})
+    status, report, err = ingest_json(capsys, run, instrument, env.project_id, "--mode", "files",
+                                      "--sample-rules", str(rules))
+    assert status == 0, err
+    assert report["sample_links"]["counts"] == {"linked": 1}
+    dsid = report["datasets"][0]
+    assert [s["unique_id"] for s in user_client.samples.list(dataset_id=dsid, limit=None)] == [
+        sample]
+
+
+def test_ingest_from_an_fsspec_url_with_metadata_file(env, capsys, instrument, user_client,
+                                                      tmp_path):
+    fsspec = pytest.importorskip("fsspec")
+    run = f"memory://jobs-cli/run-{uuid.uuid4().hex[:8]}"
+    fs = fsspec.filesystem("memory")
+    fs.pipe({f"{run}/a.bin": b"a" * 64, f"{run}/raw/b.bin": b"b" * 32})
+    meta = tmp_path / "meta.json"
+    meta.write_text('{"beam": {"kv": 300}}')
+    status, report, err = ingest_json(capsys, run, instrument, env.project_id, "--mode", "single",
+                                      "--metadata", f"@{meta}")
+    assert status == 0, err
+    assert report["counts"] == {"ingested": 2} and len(report["datasets"]) == 1
+    record = user_client.datasets.get(report["datasets"][0], include_metadata=True)
+    assert record["scientific_metadata"]["beam"] == {"kv": 300}
+
+
 # ------------------------------------------------------------------------------------ mirror
 def test_mirror_ingested_datasets_then_rerun_copies_nothing(env, capsys, instrument, tmp_path):
     files = {"m1.dat": b"m" * 3000, "deep/m2.txt": b"hello mirror"}
@@ -179,6 +211,14 @@ def test_mirror_ingested_datasets_then_rerun_copies_nothing(env, capsys, instrum
     again = json.loads(out)
     assert again["counts"].get("copied", 0) == 0
     assert again["counts"]["skipped"] == len(files)
+
+    only = tmp_path / "only-txt"
+    status, out, err = run_cli(capsys, "mirror", str(only), "--dataset", *ids, "--json",
+                               "--include", "*.txt", "--record-layout", "none")
+    assert status == 0, err
+    assert sorted(p.relative_to(only).as_posix() for p in only.rglob("*") if p.is_file()
+                  and not p.relative_to(only).parts[0].startswith(".")) == [
+        f"{env.project_id}/{by_file['deep/m2.txt']}/deep/m2.txt"]
 
 
 def test_mirror_unknown_dataset_exits_1(env, capsys, tmp_path):
@@ -261,6 +301,8 @@ def test_link_yaml_rules_with_query_and_require_link(env, capsys, user_client, t
      "--metadata is not valid JSON"),
     (["ingest", "{tmp}", "--instrument", "I", "--project", "P", "--metadata", "[1]"],
      "must be a JSON object"),
+    (["ingest", "{tmp}", "--instrument", "I", "--project", "P", "--metadata", "@{tmp}/no.json"],
+     "--metadata: cannot read"),
     (["ingest", "{tmp}/missing", "--instrument", "I", "--project", "P"],
      "no such file or directory"),
     (["ingest", "{tmp}", "--instrument", "I", "--project", "P", "--grouping", "regex:("],
@@ -275,6 +317,8 @@ def test_link_yaml_rules_with_query_and_require_link(env, capsys, user_client, t
     (["mirror", "{tmp}/m", "--project", "P", "--layout", "{nope}/x"], "not supported"),
     (["mirror", "{tmp}/m", "--project", "P", "--storage-option", "novalue"], "KEY=VALUE"),
     (["mirror", "{tmp}/m", "--project", "P", "--created-since", "yesterday"], "--created-since"),
+    (["ingest", "{tmp}", "--instrument", "I", "--project", "P", "--sample-rules",
+      "{tmp}/badrule.json"], "--sample-rules: rules file"),
     (["link", "--rules", "{tmp}/nope.json", "--dataset", "x"], "cannot read rules file"),
     (["link", "--rules", "{tmp}/rules.json", "--dataset", "x", "--project", "P"], "not both"),
     (["link", "--rules", "{tmp}/rules.json"], "say which datasets"),
@@ -293,6 +337,19 @@ def test_bad_input_exits_2_with_one_line(env, capsys, tmp_path, argv, words):
     assert out == "" and "Traceback" not in err
     message = [line for line in err.splitlines() if not line.startswith(("usage:", " "))]
     assert len(message) == 1, err
+
+
+def test_yaml_rules_without_pyyaml_exit_2(env, capsys, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "yaml", None)  # ``import yaml`` now fails, as without PyYAML
+    rules = tmp_path / "rules.yml"
+    rules.write_text("- kind: sample_ids\n  sample_ids: [x]\n")
+    status, out, err = run_cli(capsys, "link", "--rules", str(rules), "--dataset", "x")
+    assert status == 2
+    assert "PyYAML is not installed" in err and "JSON" in err and len(err.splitlines()) == 1
+    rules.with_suffix(".txt").write_text("- kind: sample_ids")
+    status, out, err = run_cli(capsys, "link", "--rules", str(rules.with_suffix(".txt")),
+                               "--dataset", "x")
+    assert status == 2 and "not valid JSON" in err and "pip install pyyaml" in err
 
 
 def test_missing_api_key_exits_2(env, capsys, monkeypatch, tmp_path):
@@ -371,3 +428,39 @@ def test_format_table_aligns_and_shortens():
     assert lines[1] == "x      5  " + "y" * 9 + "…"
     assert lines[2] == "xyz  123"
     assert format_table([]) == ""
+
+
+BLOCK_PREFECT = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("prefect", "crucible_prefect"):
+            raise ImportError(f"{name} is blocked: the core must work without Prefect")
+sys.meta_path.insert(0, Block())
+from crucible.cli import main
+status = main(sys.argv[1:])
+assert not [m for m in sys.modules if m.split(".")[0] in ("prefect", "crucible_prefect")]
+sys.exit(status)
+"""
+
+
+def test_commands_work_without_prefect(env, instrument, tmp_path):
+    """With ``prefect`` and ``crucible_prefect`` unimportable, all three commands still run."""
+    run = write_run(tmp_path / f"run-{uuid.uuid4().hex[:8]}", {"np.dat": b"n" * 321})
+    rules = tmp_path / "rules.json"
+    rules.write_text('[{"kind": "sample_name", "sample_name": "no-such-sample"}]')
+
+    def crucible(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", BLOCK_PREFECT, *argv], capture_output=True,
+                              text=True, env=dict(os.environ), timeout=120)
+
+    done = crucible("ingest", str(run), "--instrument", instrument, "--project", env.project_id,
+                    "--settle-seconds", "0", "--mode", "files", "--json")
+    assert done.returncode == 0, done.stderr
+    dsid = json.loads(done.stdout)["datasets"][0]
+    done = crucible("mirror", str(tmp_path / "out"), "--dataset", dsid)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / env.project_id / dsid / "np.dat").read_bytes() == b"n" * 321
+    done = crucible("link", "--rules", str(rules), "--dataset", dsid, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "1 unlinked" in done.stderr
