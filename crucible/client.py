@@ -1,20 +1,16 @@
-"""``CrucibleClient``: the seed-compatible entry point (contract §7) on one safe transport."""
+"""``CrucibleClient``: the nano-crucible 2.1-compatible entry point, on one safe transport."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-from pathlib import Path
 from typing import Any, Callable
 
 from .config import ClientConfig, resolve_config
-from .errors import CrucibleError, FilesRefusedError, NotFoundError
+from .errors import CrucibleError, NotFoundError
 from .resources import (Datasets, Deletions, Files, Graphs, Ingestions, Instruments, Projects,
                         Samples, Users)
-from .transfer import ExistingFileDiffers, download_to_path, matches, safe_join, safe_relative_path
-from .transfer.download import NAME_ERRNOS, DownloadPlan, stored_relative_name
+from .resources.dataset_download import download_dataset, write_record
 from .transport import RetryPolicy, Transport
 
 __all__ = ["CrucibleClient"]
@@ -184,91 +180,9 @@ class CrucibleClient:
         """
         rtype = self.get_resource_type(resource_id)
         if rtype == "dataset":
-            return self._download_dataset(resource_id, output_dir=output_dir, no_files=no_files,
-                                          no_record=no_record,
-                                          overwrite_existing=overwrite_existing,
-                                          include=include, exclude=exclude, progress=progress)
+            return download_dataset(self, resource_id, output_dir=output_dir, no_files=no_files,
+                                    no_record=no_record, overwrite_existing=overwrite_existing,
+                                    include=include, exclude=exclude, progress=progress)
         record = self.get(resource_id, resource_type=rtype)
-        return [] if no_record else [str(self._write_record(output_dir, resource_id, record))]
+        return [] if no_record else [str(write_record(output_dir, resource_id, record))]
 
-    def _write_record(self, output_dir, resource_id: str, record: dict) -> Path:
-        path = safe_join(output_dir, f"{safe_relative_path(resource_id)}/record.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.part")
-        tmp.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
-
-    def _download_dataset(self, dsid: str, *, output_dir, no_files: bool, no_record: bool,
-                          overwrite_existing: bool, include=None, exclude=None,
-                          regex: re.Pattern | None = None,
-                          progress: Callable[[int], None] | None = None) -> list[str]:
-        root = Path(output_dir)
-        out: list[str] = []
-        if not no_record:
-            record = self.datasets.get(dsid, include_metadata=True)
-            out.append(str(self._write_record(root, dsid, record)))
-        if no_files:
-            return out
-        links = self.datasets.get_download_links(dsid)
-        if not links:
-            log.info("dataset %s has no downloadable (ingested) files", dsid)
-            return out
-        plan = self._plan_dataset(dsid, links, root, no_record=no_record, include=include,
-                                  exclude=exclude, regex=regex)
-        differs: list[str] = []
-        for f in plan.files():
-            try:
-                download_to_path(f.url, f.dest, sha256=f.record.get("sha256_hash"),
-                                 size=f.record.get("size"), overwrite=overwrite_existing,
-                                 transport=self._transport, progress=progress,
-                                 label=f"{dsid}/{f.rel}")
-            except ExistingFileDiffers as exc:
-                log.warning("%s", exc)
-                differs.append(str(f.dest))
-                plan.refuse(f.name, f.record, "a local file with other content is there; "
-                                              "kept (overwrite_existing=False)")
-                continue
-            except OSError as exc:
-                if exc.errno not in NAME_ERRNOS:
-                    raise
-                plan.refuse(f.name, f.record, f"the local file system refuses the name: "
-                                              f"{exc.strerror or exc}")
-                continue
-            out.append(str(f.dest))
-        if len(plan.refused) > len(differs):
-            for refused in plan.refused:
-                log.warning("dataset %s: refused %s", dsid, refused)
-            raise FilesRefusedError(f"download of dataset {dsid}", plan.refused, out)
-        if differs:
-            raise ExistingFileDiffers(
-                f"{len(differs)} existing file(s) differ from the server and were kept: "
-                f"{', '.join(differs)} (pass overwrite_existing=True to replace them)")
-        return out
-
-    def _plan_dataset(self, dsid: str, links: dict[str, str], root: Path, *, no_record: bool,
-                      include, exclude, regex: re.Pattern | None) -> DownloadPlan:
-        """The dataset's files that pass the filters, with their local paths checked. The
-        filters see the server's names before any check, so an excluded file is never
-        refused."""
-        files = {f.get("mfid"): f for f in self.files.list(dataset_id=dsid, limit=None)}
-        plan = DownloadPlan(safe_join(root, safe_relative_path(dsid)),
-                            reserved=() if no_record else ("record.json",))
-        for key, url in links.items():
-            name, rec = self._relative_for(dsid, key, files)
-            if not matches(name, include, exclude, also=(f"{dsid}/{name}",)):
-                continue
-            if regex is not None and not regex.search(name):
-                continue
-            plan.add(name, url, rec)
-        return plan
-
-    @staticmethod
-    def _relative_for(dsid: str, key: str, files: dict[Any, dict]) -> tuple[str, dict]:
-        """The server's relative path (not yet checked) and the file record for a download-link
-        key (era 3: a file mfid; older servers: ``<dsid>/<relative path>``)."""
-        rec = files.get(key)
-        if rec is not None:
-            return stored_relative_name(dsid, rec), rec
-        name = str(key).replace("\\", "/")
-        return (name[len(dsid) + 1:] if name.startswith(f"{dsid}/") else name), {}

@@ -1,7 +1,7 @@
 """Client configuration: explicit args > environment > nano-crucible's config.ini > defaults.
 
 Nothing is read or created at import time; :func:`resolve_config` reads on demand. The file is
-nano-crucible's (contract §8): ``user_config_dir("nano-crucible")/config.ini``.
+nano-crucible's own: ``user_config_dir("nano-crucible")/config.ini``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Read every page of a list endpoint, whatever its form (contract §3).
+"""Read every page of a list endpoint, whatever its form (bare list, items/total, cursor).
 
 Forms: a bare JSON array; an offset envelope ``{total, limit, offset, items}``; a keyset
 envelope ``{items, next_cursor, total, limit}``. Pages are fetched one after another on the

@@ -9,7 +9,8 @@ import re
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-_MFID = re.compile(r"^[0-9a-hjkmnp-tv-z]{25}[048cgmrw]$")
+from crucible.mfid import is_mfid
+
 _MISSING = object()
 
 
@@ -18,8 +19,8 @@ class RuleInputError(ValueError):
 
 
 def looks_like_mfid(text: str) -> bool:
-    """True when ``text`` has the shape of a Crucible mfid (26 base32 chars, contract §2)."""
-    return bool(_MFID.match(text))
+    """True when ``text`` has the shape of a Crucible mfid (``crucible.mfid.is_mfid``)."""
+    return is_mfid(text)
 
 
 def base_name(path: str) -> str:

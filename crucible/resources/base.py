@@ -38,7 +38,7 @@ class Namespace:
 
     @property
     def _t(self):
-        return self._client._transport
+        return self._client.transport
 
     def _get(self, path: str, **params: Any) -> Any:
         return self._t.request("GET", path, params=params)

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from ..errors import ConflictError, NotFoundError
 from ..mfid import new_mfid
 from ..models import Dataset, as_payload
+from .dataset_download import download_dataset
 from .base import DEFAULT_LIMIT, Namespace, deprecated, seg
 
 __all__ = ["Datasets"]
@@ -214,10 +215,9 @@ class Datasets(Namespace):
         """Download the dataset (see :meth:`CrucibleClient.download`); ``file_name`` is the
         seed's deprecated regular expression on the relative path."""
         pattern = re.compile(file_name) if file_name else None
-        return self._client._download_dataset(dsid, output_dir=output_dir, no_files=False,
-                                              no_record=no_record,
-                                              overwrite_existing=overwrite_existing,
-                                              include=include, exclude=exclude, regex=pattern)
+        return download_dataset(self._client, dsid, output_dir=output_dir, no_record=no_record,
+                                overwrite_existing=overwrite_existing, include=include,
+                                exclude=exclude, regex=pattern)
 
     # ------------------------------------------------------------------ ingestion
     def request_ingestion(self, dsid: str, file_to_upload: str | None = None,
@@ -236,7 +236,7 @@ class Datasets(Namespace):
 
     def get_request_status(self, dsid: str, reqid: int | str,
                            request_type: str = "ingest") -> dict[str, Any]:
-        """The ingestion request ``reqid`` (era 3: ``/ingestion_requests/{id}``)."""
+        """The ingestion request ``reqid`` (``/ingestion_requests/{id}``)."""
         return self._client.ingestions.get(reqid)
 
     def update_ingestion_status(self, dsid: str, reqid: int | str, status: str,

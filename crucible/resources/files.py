@@ -18,7 +18,7 @@ DEFAULT_WAIT = 600.0
 
 
 class Files(Namespace):
-    """AssociatedFile calls (era 3)."""
+    """AssociatedFile calls: list, get, upload, download links."""
 
     def list(self, sha256_hash: str | None = None, dataset_id: str | None = None,
              limit: int | None = None) -> list[dict[str, Any]]:

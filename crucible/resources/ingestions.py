@@ -31,7 +31,7 @@ class IngestionFailed(CrucibleError):
 
 
 class Ingestions(Namespace):
-    """IngestionRequest calls (era 3)."""
+    """IngestionRequest calls: request, read, wait, update."""
 
     def get(self, rid: int | str) -> dict[str, Any]:
         return self._get(f"ingestion_requests/{seg(rid)}")
