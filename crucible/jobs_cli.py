@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .cli_inputs import (OPTION_NAMES, BadInput, is_local, json_object, load_rules, rules_json,
+                         storage_options, validation_text)
 from .terminal import ProgressBar, format_table
 
 __all__ = ["register", "load_rules"]
@@ -40,10 +42,6 @@ PROBLEM_ROWS = 20
 PROBLEM_STATUSES = ("failed", "held", "unlinked")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class BadInput(Exception):
-    """The command's input is unusable: one-line message, exit status 2."""
 
 
 # ---------------------------------------------------------------------------------- parsers
@@ -206,7 +204,7 @@ def _run(args: argparse.Namespace, prepare: Callable[[argparse.Namespace], _Plan
     except BadInput as exc:
         return _say(args, str(exc), EXIT_BAD_INPUT)
     except ValidationError as exc:
-        return _say(args, _validation_text(exc), EXIT_BAD_INPUT)
+        return _say(args, validation_text(exc), EXIT_BAD_INPUT)
 
     try:
         client = _client()
@@ -273,177 +271,22 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-#: Settings fields → the option that sets them (for validation messages).
-_OPTION_NAMES = {
-    "path": "PATH", "instrument_name": "--instrument", "project_id": "--project",
-    "owner_orcid": "--owner-orcid", "mode": "--mode", "include": "--include",
-    "exclude": "--exclude", "grouping": "--grouping", "run_name": "--run-name",
-    "sample_ids": "--sample-id", "keywords": "--keyword", "scientific_metadata": "--metadata",
-    "extractors": "--extractor", "ingestor": "--ingestor", "post_processing": "--post-processing",
-    "settle_seconds": "--settle-seconds", "max_concurrency": "--max-concurrency",
-    "storage_options": "--storage-option", "rules": "--rules", "sample_rules": "--sample-rules",
-    "dataset_ids": "--dataset",
-    "session_dataset_id": "--session-dataset", "created_since": "--created-since",
-    "instrument": "--instrument",
-}
-
-
-def _validation_text(exc: Any) -> str:
-    """A pydantic ValidationError as one line naming the options."""
-    parts = []
-    for err in exc.errors():
-        loc = [str(x) for x in err.get("loc", ())]
-        if loc and loc[0] == "query":
-            loc = loc[1:]
-        where = _OPTION_NAMES.get(loc[0], ".".join(loc)) if loc else ""
-        if len(loc) > 1:
-            where = f"{where}[{'.'.join(loc[1:])}]"
-        msg = str(err.get("msg", "")).removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}" if where else msg)
-    return "invalid input: " + "; ".join(parts)
-
-
-# ---------------------------------------------------------------------------------- input
-def _json_object(text: str | None, option: str) -> dict | None:
-    if text is None:
-        return None
-    source = option
-    if text.startswith("@"):
-        source = text[1:]
-        try:
-            text = Path(source).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"{option}: cannot read {source}: {exc.strerror or exc}") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{option} is not valid JSON ({source}): {exc}") from None
-    if not isinstance(value, dict):
-        raise BadInput(f"{option} must be a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _storage_options(items: Sequence[str] | None) -> dict[str, Any] | None:
-    if not items:
-        return None
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            # never echo the item: it may be a secret typed without its key
-            raise BadInput("--storage-option must be KEY=VALUE (one was given without a KEY=)")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        options[key.strip()] = value
-    return options
-
-
-def _is_local(path: str) -> bool:
-    return "://" not in path and "::" not in path
-
-
-def load_rules(path: str) -> list[Any]:
-    """The rules in a JSON or YAML file (``-``: stdin), parsed; :class:`BadInput` if unusable.
-
-    The file holds a list of rules, or an object with a ``rules`` list.
-    """
-    from .linking import parse_rules
-
-    name = "stdin" if path == "-" else path
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise BadInput(f"cannot read rules file {name}: {reason}") from None
-    data = _parse_rules_text(text, name, Path(path).suffix.lower())
-    if isinstance(data, dict) and "rules" in data:
-        data = data["rules"]
-    if not isinstance(data, list):
-        raise BadInput(f"rules file {name} must hold a list of rules (or an object with a "
-                       f"'rules' list), got {type(data).__name__}")
-    if not data:
-        raise BadInput(f"rules file {name} holds no rules")
-    try:
-        return parse_rules(data)
-    except ValueError as exc:
-        raise BadInput(f"rules file {name}: {_rules_error_text(exc)}") from None
-
-
-def _rules_json(path: str | None, option: str) -> list[dict] | None:
-    """The rules of ``path`` as JSON-able dicts (what ``IngestSettings.sample_rules`` holds)."""
-    if path is None:
-        return None
-    from .linking import rules_as_json
-
-    try:
-        return rules_as_json(load_rules(path))
-    except BadInput as exc:
-        raise BadInput(f"{option}: {exc}") from None
-
-
-def _parse_rules_text(text: str, name: str, suffix: str) -> Any:
-    try:
-        import yaml  # type: ignore[import-untyped]
-    except ImportError:
-        yaml = None
-    if suffix in (".yaml", ".yml"):
-        if yaml is None:
-            raise BadInput(f"rules file {name} is YAML but PyYAML is not installed: "
-                           "pip install pyyaml, or write the rules as JSON")
-        return _yaml_load(yaml, text, name)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if suffix == ".json" or yaml is None:
-            hint = "" if suffix == ".json" else " (YAML needs PyYAML: pip install pyyaml)"
-            raise BadInput(f"rules file {name} is not valid JSON: {exc}{hint}") from None
-    return _yaml_load(yaml, text, name)
-
-
-def _yaml_load(yaml: Any, text: str, name: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BadInput(f"rules file {name} is not valid JSON or YAML: {exc}") from None
-
-
-def _rules_error_text(exc: ValueError) -> str:
-    from pydantic import ValidationError
-
-    cause = exc.__cause__
-    if not isinstance(cause, ValidationError):
-        return str(exc)
-    parts = []
-    for err in cause.errors():
-        loc = [str(x) for x in err.get("loc", ())]
-        where = f"rule {int(loc[0]) + 1}" if loc and loc[0].isdigit() else "rules"
-        if len(loc) > 2:  # index, kind tag, field...
-            where += f" ({loc[1]}) {'.'.join(loc[2:])}"
-        elif len(loc) == 2:
-            where += f" ({loc[1]})"
-        parts.append(f"{where}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
-    return "invalid rules: " + "; ".join(parts)
-
-
-# ---------------------------------------------------------------------------------- commands
 def _prepare_ingest(args: argparse.Namespace) -> _Plan:
     from .ingest import IngestJob, IngestSettings
 
-    if _is_local(args.path) and not os.path.exists(args.path):
+    if is_local(args.path) and not os.path.exists(args.path):
         raise BadInput(f"{args.path}: no such file or directory")
     params = {
         "path": args.path, "instrument_name": args.instrument, "project_id": args.project,
         "owner_orcid": args.owner_orcid, "mode": args.mode, "include": args.include,
         "exclude": args.exclude, "grouping": args.grouping, "run_name": args.run_name,
         "sample_ids": args.sample_ids, "keywords": args.keywords,
-        "sample_rules": _rules_json(args.sample_rules, "--sample-rules"),
-        "scientific_metadata": _json_object(args.metadata, "--metadata"),
+        "sample_rules": rules_json(args.sample_rules, "--sample-rules"),
+        "scientific_metadata": json_object(args.metadata, "--metadata"),
         "extractors": args.extractors, "ingestor": args.ingestor,
         "post_processing": args.post_processing, "settle_seconds": args.settle_seconds,
         "max_concurrency": args.max_concurrency,
-        "storage_options": _storage_options(args.storage_options),
+        "storage_options": storage_options(args.storage_options),
         "digest_cache": not args.no_digest_cache,
     }
     settings = IngestSettings.model_validate({k: v for k, v in params.items() if v is not None})
@@ -475,11 +318,11 @@ def _prepare_mirror(args: argparse.Namespace) -> _Plan:
         raise BadInput(str(exc).replace("max_concurrency", "--max-concurrency")) from None
     if args.include_descendants and not args.sample:
         raise BadInput("--include-descendants needs --sample")
-    storage_options = _storage_options(args.storage_options)
+    fs_options = storage_options(args.storage_options)
     dest_url = args.dest
     if not dest_url or not dest_url.strip():
         raise BadInput("DEST is empty: give a local folder or an fsspec URL")
-    if _is_local(dest_url):
+    if is_local(dest_url):
         local = Path(dest_url).expanduser()
         if local.exists() and not local.is_dir():
             raise BadInput(f"destination {dest_url} exists and is not a folder")
@@ -487,7 +330,7 @@ def _prepare_mirror(args: argparse.Namespace) -> _Plan:
             raise BadInput(f"destination {dest_url}: its parent folder does not exist")
         dest_url = str(local)
     try:
-        dest = open_destination(dest_url, storage_options)
+        dest = open_destination(dest_url, fs_options)
     except (ValueError, ImportError, OSError, TypeError) as exc:
         raise BadInput(f"cannot open destination {args.dest}: {exc}") from None
     created_since = None
@@ -517,7 +360,7 @@ def _prepare_link(args: argparse.Namespace) -> _Plan:
                 "session_dataset_id": args.session_dataset, "created_since": args.created_since}
     given = {k: v for k, v in criteria.items() if v is not None}
     if args.dataset_ids and given:
-        options = ", ".join(_OPTION_NAMES[k] for k in given)
+        options = ", ".join(OPTION_NAMES[k] for k in given)
         raise BadInput(f"give --dataset or query options ({options}), not both")
     if not args.dataset_ids and not given:
         raise BadInput("say which datasets: --dataset ID ..., or --project/--instrument/"
