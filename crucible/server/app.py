@@ -9,8 +9,10 @@ from fastapi import FastAPI
 
 from .accounts import bootstrap_admin
 from .db import ServerState, open_database
+from .errors import install_error_handlers
 from .faults import FaultInjector
 from .ingestor import IngestWorker
+from .limits import BodyLimit
 from .routes import admin, datasets, files, health, ingestion, projects, resources, users
 from .routes.entities import make_entity_router
 from .schemas import DatasetIn, SampleIn
@@ -60,6 +62,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Crucible (local)", version=health.VERSION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
+    install_error_handlers(app)
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.storage = storage
@@ -79,9 +82,11 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
 
 def create_app(settings: Settings):
-    """The full ASGI app (FastAPI inside the fault injector); ``.fastapi`` reaches the inner app."""
+    """The full ASGI app (FastAPI inside the body-size limit inside the fault injector);
+    ``.fastapi`` reaches the inner app."""
     inner = create_fastapi(settings)
-    outer = FaultInjector(inner, settings.fail_rate, settings.fail_seed)
+    outer = FaultInjector(BodyLimit(inner, settings.max_body_bytes), settings.fail_rate,
+                          settings.fail_seed)
     inner.state.faults = outer
     outer.fastapi = inner
     return outer
