@@ -1,4 +1,4 @@
-"""Users, access groups, service accounts (§5.7)."""
+"""Users, access groups, service accounts."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ...mfid import new_mfid
-from ..accounts import add_member, ensure_project, remove_member, upsert_user
+from ..accounts import add_member, ensure_project, remove_member, update_user, upsert_user, users_with_email
 from ..auth import Caller, can_read, can_write, issue_key, require_admin, user_groups, visible_clause
 from ..db import ApiKey, Entity, Project, User
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ..records import off_envelope, public_user
-from ..schemas import ResolveIn, ServiceAccountIn, UserCreate
+from ..schemas import ResolveIn, ServiceAccountIn, UserCreate, UserPatch, set_fields
 
 router = APIRouter(tags=["users"])
 USER_FILTERS = ("unique_id", "username", "first_name", "last_name", "email", "is_service_account")
@@ -32,8 +32,9 @@ def find_user(db: Session, *, orcid: Optional[str] = None, email: Optional[str] 
         return db.scalar(select(User).where(User.unique_id == orcid))
     if username is not None:
         return db.scalar(select(User).where(User.username == username))
-    if email is not None:
-        return db.scalar(select(User).where(User.email == email).order_by(User.id.desc()))
+    if email is not None:  # unique by construction; an old data dir may hold duplicates
+        found = users_with_email(db, email)
+        return found[0] if len(found) == 1 else None
     return None
 
 
@@ -121,12 +122,13 @@ def get_user(orcid: str, db: DB, caller: Who):
 
 
 @router.patch("/users/{orcid}")
-def patch_user(orcid: str, body: dict, db: DB, caller: Who):
+def patch_user(orcid: str, body: UserPatch, db: DB, caller: Who):
     require_admin(caller)
     user = _user_or_404(db, orcid)
-    for k in ("first_name", "last_name", "email", "is_service_account", "username"):
-        if k in body:
-            setattr(user, k, body[k])
+    fields = set_fields(body)
+    if fields.get("is_service_account") is None:
+        fields.pop("is_service_account", None)
+    update_user(db, user, fields, keep_none=True)
     db.commit()
     return user_record(user)
 
