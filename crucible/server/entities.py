@@ -40,6 +40,31 @@ def check_project(db: Session, caller: Caller, project_id: str | None) -> None:
         raise HTTPException(403, f"Not a member of project {project_id}")
 
 
+def check_owner(caller: Caller, owner_orcid: Any) -> None:
+    """Only admins and service accounts may name someone else as a resource's owner."""
+    if owner_orcid is not None and owner_orcid != caller.orcid and not caller.may_act_for_others:
+        raise HTTPException(403, "owner_orcid must be your own ORCID (only admins and service "
+                                 "accounts create or move resources on behalf of others)")
+
+
+def _check_patch_rights(db: Session, caller: Caller, ent: Entity, data: dict[str, Any]) -> None:
+    """Owner and project decide who keeps access, so changing them takes more than write access:
+    a new owner only by admins/service accounts; a new project only by the owner or them."""
+    if "owner_orcid" in data and data["owner_orcid"] != ent.owner_orcid:
+        if not caller.may_act_for_others:
+            raise HTTPException(403, "Only admins and service accounts change a resource's owner")
+        if data["owner_orcid"] is None:
+            raise HTTPException(422, "owner_orcid cannot be removed")
+    if "project_id" in data and data["project_id"] != ent.project_id:
+        if ent.kind == "instrument":
+            data.pop("project_id")
+            return
+        owner = ent.owner_orcid is None or ent.owner_orcid == caller.orcid
+        if not (owner or caller.may_act_for_others):
+            raise HTTPException(403, "Only the owner (or an admin) moves a resource to another project")
+        check_project(db, caller, data["project_id"])
+
+
 def _apply(ent: Entity, data: dict[str, Any]) -> None:
     fields = dict(ent.fields or {})
     for key, value in data.items():
@@ -67,6 +92,7 @@ def create_entity(db: Session, caller: Caller, kind: str, data: dict[str, Any]) 
         check_project(db, caller, data.get("project_id"))
         if not data.get("owner_orcid"):
             data["owner_orcid"] = caller.orcid
+        check_owner(caller, data["owner_orcid"])
     if db.scalar(select(Entity.id).where(Entity.unique_id == unique_id)) is not None:
         raise HTTPException(409, f"A resource with unique_id {unique_id} already exists")
     now = now_iso()
@@ -89,11 +115,7 @@ def patch_entity(db: Session, caller: Caller, ent: Entity, data: dict[str, Any])
     check_write(db, caller, ent)
     data = _normalise(ent.kind, data)
     data.pop("unique_id", None)
-    if "project_id" in data and data["project_id"] != ent.project_id:
-        if ent.kind == "instrument":
-            data.pop("project_id")
-        else:
-            check_project(db, caller, data["project_id"])
+    _check_patch_rights(db, caller, ent, data)
     if "public" in data and data["public"] is None:
         data.pop("public")
     _apply(ent, data)
