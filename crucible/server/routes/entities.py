@@ -9,6 +9,7 @@ from typing import Optional
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import delete, func
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..auth import check_write
 from ..db import Entity, Link
@@ -44,9 +45,9 @@ def link_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kin
     ea = get_entity(db, caller, a, kind_a)
     eb = get_entity(db, caller, b, kind_b)
     check_write(db, caller, ea if link_kind == "child" else eb)
-    if db.get(Link, (a, b)) is None:
-        db.add(Link(parent_id=a, child_id=b, kind=link_kind))
-        db.commit()
+    db.execute(sqlite_insert(Link).values(parent_id=a, child_id=b, kind=link_kind)
+               .on_conflict_do_nothing())  # concurrent identical requests all succeed
+    db.commit()
     return {"parent_id": a, "child_id": b, "parent_type": ea.kind, "child_type": eb.kind,
             "relationship": "associated" if link_kind == "assoc" else "child"}
 
@@ -71,7 +72,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
               cursor: Optional[str] = None):
         q = entity_query(caller, kind, list_filters(request))
         rows, nxt, total = keyset_page(db, q, limit, cursor)
-        return {"items": records(db, rows, **includes(request)), "next_cursor": nxt,
+        return {"items": records(db, rows, caller, **includes(request)), "next_cursor": nxt,
                 "total": total, "limit": limit}
 
     @router.post("")
@@ -94,7 +95,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
 
     @router.get("/{uid}")
     def get(uid: str, request: Request, db: DB, caller: Who):
-        return record(db, get_entity(db, caller, uid, kind), **includes(request))
+        return record(db, get_entity(db, caller, uid, kind), caller, **includes(request))
 
     @router.patch("/{uid}")
     def patch(uid: str, body: model, db: DB, caller: Who):  # type: ignore[valid-type]
@@ -106,7 +107,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
         ids = linked_ids("child", parents_of=uid) if parents else linked_ids("child", children_of=uid)
         q = entity_query(caller, kind, list_filters(request), Entity.unique_id.in_(ids))
         rows, total = offset_page(db, q, limit, offset)
-        return off_envelope(records(db, rows, **includes(request)), total, limit, offset)
+        return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
     @router.get("/{uid}/children")
     def children(uid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,
