@@ -67,12 +67,12 @@ def _message(upload_id: str, n: int, crc: str) -> str:
 
 
 @router.post("/initiate")
-def initiate(dsid: str, body: UploadInitiate, db: DB, caller: Who, conf: Conf):
-    ds, existing = writable_dataset_or_existing_file(db, caller, dsid, body)
+def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
+    ds, existing = writable_dataset_or_existing_file(db, caller, request.app.state.storage, dsid, body)
     if existing is not None:
         return existing
-    if not body.filename or body.size == 0:
-        raise HTTPException(422, "A non-empty file with a filename is required")
+    if body.size == 0:
+        raise HTTPException(422, "A non-empty file is required")
     up = Upload(upload_id=new_mfid(), dataset_mfid=dsid, filename=body.filename, size=body.size,
                 sha256_hash=body.sha256_hash, received=0, part_size=conf.chunk_size_hint)
     db.add(up)
