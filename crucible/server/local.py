@@ -56,13 +56,14 @@ class LocalCrucible:
     def start(self) -> "LocalCrucible":
         if self._proc is not None and self._proc.poll() is None:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         env = dict(os.environ, CRUCIBLE_SERVER_ADMIN_KEY=self.admin_key, PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "crucible.server", "start", "--host", self.host,
                "--port", str(self.port), "--data-dir", str(self.data_dir),
                "--fail-rate", str(self.fail_rate), "--fail-seed", str(self.fail_seed),
                "--ingest-mode", self.ingest_mode]
         log = open(self.log_path, "ab")
+        self.log_path.chmod(0o600)
         log_start = log.tell()
         self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
