@@ -32,6 +32,20 @@ def users_with_email(db: Session, email: str) -> list[User]:
                            .order_by(User.id).limit(2)))
 
 
+def find_user(db: Session, *, orcid: str | None = None, email: str | None = None,
+              username: str | None = None) -> User | None:
+    """The user with this ORCID/service id, username or email (first given wins). An email
+    matching more than one user (only possible in an old data dir) matches no one."""
+    if orcid is not None:
+        return db.scalar(select(User).where(User.unique_id == orcid))
+    if username is not None:
+        return db.scalar(select(User).where(User.username == username))
+    if email is not None:
+        found = users_with_email(db, email)
+        return found[0] if len(found) == 1 else None
+    return None
+
+
 def check_identity_free(db: Session, user: User | None, *, email: str | None = None,
                         username: str | None = None) -> None:
     """Conflict if another user already has ``email`` (case-insensitive) or ``username``.

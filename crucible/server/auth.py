@@ -11,6 +11,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from .db import Acl, ApiKey, Entity, Membership, User, now_iso
+from .errors import Forbidden
 
 
 def hash_key(key: str) -> str:
@@ -89,7 +90,7 @@ def user_groups(db: Session, user: User) -> frozenset[str]:
 
 def require_admin(caller: Caller) -> None:
     if not caller.is_admin:
-        raise HTTPException(403, "Admin privileges required")
+        raise Forbidden("Admin privileges required")
 
 
 def _acl(db: Session, caller: Caller, resource_id: str, right: str) -> bool:
@@ -127,4 +128,4 @@ def visible_clause(caller: Caller):
 def check_write(db: Session, caller: Caller, ent: Entity) -> None:
     """403 unless the caller may change ``ent`` (read access is checked by the loader)."""
     if not can_write(db, caller, ent):
-        raise HTTPException(403, f"Not allowed to modify {ent.kind} {ent.unique_id}")
+        raise Forbidden(f"Not allowed to modify {ent.kind} {ent.unique_id}")

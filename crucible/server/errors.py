@@ -7,6 +7,8 @@ an integer too large for SQLite (422) and a unique constraint lost to a concurre
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -20,9 +22,9 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: Any) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail = detail  # text, or FastAPI's list of {loc, msg, type} for a bad parameter
 
 
 class NotFound(DomainError):

@@ -6,13 +6,12 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from fastapi import HTTPException
 from sqlalchemy import Select, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .auth import Caller, can_read, visible_clause
 from .db import DeletionRequest, Entity, Keyword, Link, Metadata, User
-from .errors import MAX_INT
+from .errors import MAX_INT, Invalid, NotFound
 from .schemas import FILTER_FIELDS
 
 NAME_FIELD = {"dataset": "dataset_name", "sample": "sample_name", "instrument": "instrument_name"}
@@ -30,7 +29,7 @@ def parse_bool(value: str, name: str = "value") -> bool:
         return True
     if low in FALSE:
         return False
-    raise HTTPException(422, [{"loc": ["query", name], "msg": "Input should be a valid boolean",
+    raise Invalid([{"loc": ["query", name], "msg": "Input should be a valid boolean",
                                "type": "bool_parsing"}])
 
 
@@ -41,7 +40,7 @@ def parse_int(value: str, name: str, minimum: int = -MAX_INT) -> int:
     except ValueError:
         number = None
     if number is None or not minimum <= number <= MAX_INT:
-        raise HTTPException(422, [{"loc": ["query", name], "type": "int_parsing",
+        raise Invalid([{"loc": ["query", name], "type": "int_parsing",
                                    "msg": f"Input should be an integer between {minimum} and {MAX_INT}"}])
     return number
 
@@ -57,7 +56,7 @@ def parse_time(value: str, name: str) -> str:
             t = t.replace(tzinfo=timezone.utc)
         return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
     except (ValueError, OverflowError):
-        raise HTTPException(422, [{"loc": ["query", name], "msg": "Input should be an ISO 8601 datetime",
+        raise Invalid([{"loc": ["query", name], "msg": "Input should be an ISO 8601 datetime",
                                    "type": "datetime_parsing"}]) from None
 
 
@@ -66,7 +65,7 @@ def get_entity(db: Session, caller: Caller, unique_id: str, kind: str | None = N
     ent = db.scalar(select(Entity).where(Entity.unique_id == unique_id))
     if ent is None or (kind is not None and ent.kind != kind) or not can_read(db, caller, ent):
         label = (kind or "resource").capitalize()
-        raise HTTPException(404, f"{label} {unique_id} not found")
+        raise NotFound(f"{label} {unique_id} not found")
     return ent
 
 
@@ -83,6 +82,13 @@ def base_record(ent: Entity) -> dict[str, Any]:
         rec.pop("public", None)
         rec.pop("project_id", None)
     return rec
+
+
+def user_record(u: User) -> dict[str, Any]:
+    """The full User shape (for the user themselves, admins, and members seeing their lead)."""
+    return {"id": u.id, "unique_id": u.unique_id, "orcid": u.unique_id, "username": u.username,
+            "first_name": u.first_name, "last_name": u.last_name, "email": u.email,
+            "is_service_account": bool(u.is_service_account), "is_admin": bool(u.is_admin)}
 
 
 def public_user(user: User | None) -> dict[str, Any] | None:
@@ -167,7 +173,7 @@ def _column_for(kind: str, field: str):
 
 
 def filter_conditions(kind: str, params: Mapping[str, str]) -> list:
-    """SQL conditions for the known filters in ``params``; unknown names are ignored (§1)."""
+    """SQL conditions for the known filters in ``params``; unknown names are ignored."""
     known = FILTER_FIELDS[kind]
     conds = []
     for name, raw in params.items():
@@ -218,7 +224,7 @@ def entity_query(caller: Caller, kind: str, params: Mapping[str, str], *extra) -
 
 
 def keyset_page(db: Session, q: Select, limit: int, cursor: str | None) -> tuple[list[Entity], str | None, int]:
-    """Newest first; ``next_cursor`` only when more rows follow (§3 ``key`` form)."""
+    """Newest first; ``next_cursor`` only when more rows follow (the keyset form)."""
     total = db.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
     if cursor:
         q = q.where(Entity.id < parse_int(cursor, "cursor", minimum=0))

@@ -13,7 +13,8 @@ from ..db import Entity, Keyword, ProcessingRequest, Thumbnail
 from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import entity_query, get_entity, linked_ids, off_envelope, offset_page, records
 from ..schemas import ThumbnailIn
-from .entities import includes, link_entities, list_filters, unlink_entities
+from ..entities import link_entities, unlink_entities
+from .entities import includes, list_filters
 
 router = APIRouter(tags=["datasets"])
 PROCESSING = ("carrier_segmentation", "insitu_spec_aggregation", "rga_analysis", "mosaic_stitch")

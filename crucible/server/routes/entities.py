@@ -8,13 +8,11 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import delete, func
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func
 
-from ..auth import check_write
-from ..db import Entity, Link
+from ..db import Entity
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
-from ..entities import create_entity, patch_entity
+from ..entities import create_entity, link_entities, patch_entity, unlink_entities
 from ..records import (
     entity_query, get_entity, keyset_page, linked_ids, off_envelope, offset_page, parse_bool, record,
     records,
@@ -36,31 +34,6 @@ def includes(request: Request) -> dict[str, bool]:
     """The ``include_*`` flags present in the query, parsed as booleans (any case)."""
     q = request.query_params
     return {key: parse_bool(q[key], key) for key in INCLUDES if key in q}
-
-
-def link_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
-    """Create ``a``→``b`` (idempotent: re-linking answers 200 with the same record)."""
-    if a == b:
-        raise HTTPException(422, "A resource cannot be linked to itself")
-    ea = get_entity(db, caller, a, kind_a)
-    eb = get_entity(db, caller, b, kind_b)
-    check_write(db, caller, ea if link_kind == "child" else eb)
-    db.execute(sqlite_insert(Link).values(parent_id=a, child_id=b, kind=link_kind)
-               .on_conflict_do_nothing())  # concurrent identical requests all succeed
-    db.commit()
-    return {"parent_id": a, "child_id": b, "parent_type": ea.kind, "child_type": eb.kind,
-            "relationship": "associated" if link_kind == "assoc" else "child"}
-
-
-def unlink_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
-    ea = get_entity(db, caller, a, kind_a)
-    eb = get_entity(db, caller, b, kind_b)
-    check_write(db, caller, ea if link_kind == "child" else eb)
-    res = db.execute(delete(Link).where(Link.parent_id == a, Link.child_id == b, Link.kind == link_kind))
-    if res.rowcount == 0:
-        raise HTTPException(404, f"No link between {a} and {b}")
-    db.commit()
-    return {"detail": f"Link between {a} and {b} removed"}
 
 
 def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRouter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request

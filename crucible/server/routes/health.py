@@ -12,7 +12,7 @@ from sqlalchemy import text
 from ..accounts import update_user
 from ..deps import DB, Who
 from ..schemas import ProfileIn, set_fields
-from .users import user_record
+from ..records import user_record
 
 router = APIRouter(tags=["health"])
 account_router = APIRouter(tags=["account"])

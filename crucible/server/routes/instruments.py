@@ -1,4 +1,4 @@
-"""Instruments (§5.8): readable by every user, created and changed by admins."""
+"""Instruments: readable by every user, created and changed by admins."""
 
 from __future__ import annotations
 

@@ -22,12 +22,12 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from ..mfid import new_mfid
-from .db import Upload, UploadPart
-from .deps import DB, Conf, Who
-from .routes.files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
+from ...mfid import new_mfid
+from ..db import Upload, UploadPart
+from ..deps import DB, Conf, Who
+from .files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
                            writable_upload)
-from .schemas import UploadInitiate
+from ..schemas import UploadInitiate
 from .uploads import receive_exactly
 
 router = APIRouter(prefix="/datasets/{dsid}/upload/multipart", tags=["files"])
@@ -126,7 +126,7 @@ async def complete(dsid: str, body: CompleteIn, request: Request):
 
 
 def _complete(request: Request, dsid: str, body: CompleteIn) -> dict:
-    from .auth import authenticate
+    from ..auth import authenticate
 
     storage = request.app.state.storage
     with request.app.state.sessions() as db:

@@ -16,11 +16,11 @@ from pathlib import Path
 import anyio
 import google_crc32c
 from fastapi import APIRouter, HTTPException, Request
-from ..mfid import new_mfid
-from .auth import authenticate, check_write
-from .file_rows import file_record, register_blob
-from .names import file_name_problem
-from .records import get_entity
+from ...mfid import new_mfid
+from ..auth import authenticate, check_write
+from ..file_rows import file_record, register_blob
+from ..names import file_name_problem
+from ..records import get_entity
 
 router = APIRouter(tags=["files"])
 MAX_BYTES = 2 * 1024**3  # S clients send < 1e8 bytes per file; refuse absurd bodies with 413
