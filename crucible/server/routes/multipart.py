@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from ...mfid import new_mfid
 from ..db import Upload, UploadPart
-from ..deps import DB, Conf, Who
+from ..deps import DB, Conf, Offset, Who
 from .files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
                            writable_upload)
 from ..schemas import UploadInitiate
@@ -88,7 +88,8 @@ def _multipart(db, caller, dsid: str, upload_id: str):
 
 
 @router.get("/{upload_id}")
-def status(dsid: str, upload_id: str, db: DB, caller: Who, part_number_marker: Optional[int] = None):
+def status(dsid: str, upload_id: str, db: DB, caller: Who,
+           part_number_marker: Optional[Offset] = None):
     _, up = _multipart(db, caller, dsid, upload_id)
     q = select(UploadPart).where(UploadPart.upload_id == upload_id)
     if part_number_marker:
