@@ -79,7 +79,7 @@ def _run(base: str, key: str, config: Path, report_dir: Path) -> tuple[dict, str
            "--exclude-path-regex", "^/_admin", "--exclude-path-regex", NOT_OFFERED,
            "--workers", "1", "--no-color", "--report", "json", "--report-dir", str(report_dir)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS * 4 + 120,
-                         stdin=subprocess.DEVNULL)
+                         stdin=subprocess.DEVNULL, cwd=report_dir)  # its caches stay out of the repo
     reports = sorted(report_dir.glob("*.json"))
     assert reports, f"schemathesis wrote no report:\n{out.stdout[-4000:]}\n{out.stderr[-2000:]}"
     return json.loads(reports[-1].read_text()), out.stdout
