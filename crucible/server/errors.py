@@ -1,15 +1,19 @@
 """Domain errors raised by services, and the one place that maps them (and database limits) to HTTP.
 
 Services raise ``NotFound``, ``Forbidden``, ``Conflict``, ``Invalid`` or ``TooLarge``; routes do not
-translate them. Two database failures are answered here too, so bad input never becomes a 500:
-an integer too large for SQLite (422) and a unique constraint lost to a concurrent writer (409).
+translate them. Some failures of the layers below are answered here too, so bad input never
+becomes a 500: an integer too large for SQLite (422), text that is not valid Unicode (422), and a
+unique constraint lost to a concurrent writer (409).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
@@ -47,8 +51,24 @@ class TooLarge(DomainError):
     status = 413
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped, so text the client sent that is not valid Unicode (a lone
+    surrogate such as ``"\\ud800"``) can be echoed back instead of failing to encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
 async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status)
+    return AsciiJSONResponse({"detail": exc.detail}, status_code=exc.status)
+
+
+async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+async def _unicode(_request: Request, _exc: UnicodeError) -> JSONResponse:
+    return JSONResponse({"detail": "Text must be valid Unicode (no lone surrogates)"}, status_code=422)
 
 
 async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
@@ -64,5 +84,7 @@ async def _integrity(request: Request, _exc: IntegrityError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Answer domain errors and database limits with clear 4xx responses."""
     app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(UnicodeError, _unicode)
     app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(IntegrityError, _integrity)

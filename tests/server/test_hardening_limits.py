@@ -135,3 +135,18 @@ def test_file_routes_are_not_capped_by_the_json_limit(api, new_dataset, upload):
     data = b"y" * (5 * 1024**2)
     f = upload(api, ds, data, chunk=len(data))
     assert f["size"] == len(data)
+
+
+def test_text_that_is_not_unicode_is_refused_and_stores_nothing(api, new_dataset, crucible_user):
+    ds = new_dataset()["unique_id"]
+    lone = "\ud800"  # a lone surrogate: valid JSON escape, not storable or sendable as UTF-8
+    assert api.patch(f"/resources/{ds}/metadata", json={"k": lone}).status_code == 422
+    assert api.patch(f"/resources/{ds}/metadata", json={lone: 1}).status_code == 422
+    assert api.get(f"/resources/{ds}/metadata").json() is None
+    assert api.patch(f"/datasets/{ds}", json={"measurement": lone}).status_code == 422
+    assert api.get(f"/datasets/{ds}").json()["measurement"] is None
+    assert api.post("/datasets", json={"dataset_name": lone,
+                                       "project_id": crucible_user.project_id}).status_code == 422
+    assert api.patch("/account/profile", json={"first_name": lone}).status_code == 422
+    ok = api.patch(f"/resources/{ds}/metadata", json={"emoji": "\U0001F600"})  # a proper pair
+    assert ok.status_code == 200 and ok.json()["scientific_metadata"] == {"emoji": "\U0001F600"}
