@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .auth import issue_key
 from .db import ApiKey, Membership, Project, User, now_iso
+from .errors import Conflict
 
 ADMIN_ORCID = "0000-0000-0000-0000"
 
@@ -24,23 +26,68 @@ def ensure_project(db: Session, project_id: str, *, organization: str = "local",
     return proj
 
 
-def upsert_user(db: Session, unique_id: str, **fields) -> User:
-    """Create the user or update the given (non-None) fields."""
-    user = db.scalar(select(User).where(User.unique_id == unique_id))
-    if user is None:
-        user = User(unique_id=unique_id, is_admin=False, is_service_account=False)
-        db.add(user)
+def users_with_email(db: Session, email: str) -> list[User]:
+    """Users whose email is ``email`` (ignoring case and surrounding blanks)."""
+    return list(db.scalars(select(User).where(func.lower(func.trim(User.email)) == email.strip().lower())
+                           .order_by(User.id).limit(2)))
+
+
+def find_user(db: Session, *, orcid: str | None = None, email: str | None = None,
+              username: str | None = None) -> User | None:
+    """The user with this ORCID/service id, username or email (first given wins). An email
+    matching more than one user (only possible in an old data dir) matches no one."""
+    if orcid is not None:
+        return db.scalar(select(User).where(User.unique_id == orcid))
+    if username is not None:
+        return db.scalar(select(User).where(User.username == username))
+    if email is not None:
+        found = users_with_email(db, email)
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+def check_identity_free(db: Session, user: User | None, *, email: str | None = None,
+                        username: str | None = None) -> None:
+    """Conflict if another user already has ``email`` (case-insensitive) or ``username``.
+
+    An email identifies a person when a lead adds members by email or clients resolve one, so no
+    two users may share it.
+    """
+    me = user.id if user is not None else None
+    if email and any(u.id != me for u in users_with_email(db, email)):
+        raise Conflict("That email belongs to another user")
+    if username:
+        other = db.scalar(select(User.id).where(User.username == username))
+        if other is not None and other != me:
+            raise Conflict(f"Username {username!r} is taken")
+
+
+def update_user(db: Session, user: User, fields: dict[str, Any], *, keep_none: bool = False) -> User:
+    """Set ``fields`` on ``user`` after checking that its email and username stay unique.
+    ``None`` values are skipped unless ``keep_none`` (then they clear the field)."""
+    fields = {k: v for k, v in fields.items() if keep_none or v is not None}
+    check_identity_free(db, user, email=fields.get("email"), username=fields.get("username"))
     for k, v in fields.items():
-        if v is not None:
-            setattr(user, k, v)
+        setattr(user, k, v)
     db.flush()
     return user
 
 
+def upsert_user(db: Session, unique_id: str, **fields) -> User:
+    """Create the user or update the given (non-None) fields."""
+    user = db.scalar(select(User).where(User.unique_id == unique_id))
+    if user is None:
+        check_identity_free(db, None, email=fields.get("email"), username=fields.get("username"))
+        user = User(unique_id=unique_id, is_admin=False, is_service_account=False)
+        db.add(user)
+    return update_user(db, user, fields)
+
+
 def add_member(db: Session, user: User, group_name: str) -> None:
-    if db.get(Membership, (user.id, group_name)) is None:
-        db.add(Membership(user_id=user.id, group_name=group_name))
-        db.flush()
+    """Idempotent, also when concurrent requests add the same member."""
+    db.execute(sqlite_insert(Membership).values(user_id=user.id, group_name=group_name)
+               .on_conflict_do_nothing())
+    db.flush()
 
 
 def remove_member(db: Session, user: User, group_name: str) -> bool:

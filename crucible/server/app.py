@@ -9,15 +9,19 @@ from fastapi import FastAPI
 
 from .accounts import bootstrap_admin
 from .db import ServerState, open_database
+from .errors import install_error_handlers
 from .faults import FaultInjector
 from .ingestor import IngestWorker
-from .routes import admin, datasets, files, health, ingestion, projects, resources, users
+from .limits import BodyLimit
+from .routes import (
+    admin, datasets, deletions, files, graphs, health, ingestion, instruments, joins, legacy_upload,
+    multipart, projects, resources, search, uploads, users,
+)
 from .routes.entities import make_entity_router
 from .schemas import DatasetIn, SampleIn
 from .settings import API_PREFIX, Settings
 from .signing import Signer
 from .storage import Storage
-from . import legacy_upload, multipart, uploads
 
 
 def _signing_secret(sessions) -> bytes:
@@ -31,13 +35,20 @@ def _signing_secret(sessions) -> bytes:
         return bytes.fromhex(row.value)
 
 
-def _api_routers():
-    from .routes import deletions, graphs, instruments, joins, search
-
-    return [health.router, health.account_router, users.router, make_entity_router("dataset", "datasets", DatasetIn),
+def _api_routers() -> list:
+    """The routers mounted under the API root."""
+    return [health.router, health.account_router, users.router,
+            make_entity_router("dataset", "datasets", DatasetIn),
             make_entity_router("sample", "samples", SampleIn), datasets.router, files.router,
             ingestion.router, resources.router, projects.router, instruments.router,
-            graphs.router, deletions.router, search.router, joins.router]
+            graphs.router, deletions.router, search.router, joins.router, legacy_upload.router,
+            multipart.router]
+
+
+def _raw_routers() -> list:
+    """Routers outside the API root: keyless capability URLs (uploads, parts, downloads), the
+    admin controls and a root ``/health`` for probes."""
+    return [health.router, files.raw_router, uploads.router, multipart.raw_router, admin.router]
 
 
 def create_fastapi(settings: Settings) -> FastAPI:
@@ -60,6 +71,7 @@ def create_fastapi(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Crucible (local)", version=health.VERSION, lifespan=lifespan,
                   docs_url="/docs", openapi_url="/openapi.json")
+    install_error_handlers(app)
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.storage = storage
@@ -68,20 +80,17 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.state.signer = Signer(_signing_secret(sessions), settings.public_url, settings.link_ttl_s)
     for router in _api_routers():
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(health.router)  # /health also at the root, for probes
-    app.include_router(files.raw_router)
-    app.include_router(uploads.router)
-    app.include_router(legacy_upload.router, prefix=API_PREFIX)
-    app.include_router(multipart.router, prefix=API_PREFIX)
-    app.include_router(multipart.raw_router)
-    app.include_router(admin.router)
+    for router in _raw_routers():
+        app.include_router(router)
     return app
 
 
 def create_app(settings: Settings):
-    """The full ASGI app (FastAPI inside the fault injector); ``.fastapi`` reaches the inner app."""
+    """The full ASGI app (FastAPI inside the body-size limit inside the fault injector);
+    ``.fastapi`` reaches the inner app."""
     inner = create_fastapi(settings)
-    outer = FaultInjector(inner, settings.fail_rate, settings.fail_seed)
+    outer = FaultInjector(BodyLimit(inner, settings.max_body_bytes), settings.fail_rate,
+                          settings.fail_seed)
     inner.state.faults = outer
     outer.fastapi = inner
     return outer

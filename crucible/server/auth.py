@@ -1,4 +1,4 @@
-"""API keys (stored hashed), the calling user, and the access rules of contract §6."""
+"""API keys (stored hashed), the calling user, and who may read and write a resource."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from .db import Acl, ApiKey, Entity, Membership, User, now_iso
+from .errors import Forbidden
 
 
 def hash_key(key: str) -> str:
@@ -40,19 +41,27 @@ class Caller:
     is_admin: bool
     groups: frozenset[str]
     key_created_at: str | None = None
+    is_service: bool = False
+
+    @property
+    def may_act_for_others(self) -> bool:
+        """Admins and (admin-made) service accounts may set another user as owner."""
+        return self.is_admin or self.is_service
 
     def load_user(self, db: Session) -> User:
         return db.get(User, self.user_id)
 
     @classmethod
     def of(cls, db: Session, user: User) -> "Caller":
-        return cls(user.id, user.unique_id, bool(user.is_admin), user_groups(db, user))
+        return cls(user.id, user.unique_id, bool(user.is_admin), user_groups(db, user),
+                   is_service=bool(user.is_service_account))
 
 
 _SEP = "\x1f"
 _AUTH_SQL = (
     "SELECT u.id, u.unique_id, u.is_admin, k.expires_at, k.created_at, "
-    "(SELECT group_concat(m.group_name, char(31)) FROM memberships m WHERE m.user_id = u.id) "
+    "(SELECT group_concat(m.group_name, char(31)) FROM memberships m WHERE m.user_id = u.id), "
+    "u.is_service_account "
     "FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?"
 )
 
@@ -70,7 +79,8 @@ def authenticate(db: Session, authorization: str | None) -> Caller:
     if row is None or (row[3] is not None and row[3] < now_iso()):
         raise HTTPException(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
     groups = frozenset([*(row[5].split(_SEP) if row[5] else ()), row[1]])
-    return Caller(row[0], row[1], bool(row[2]), groups, key_created_at=row[4])
+    return Caller(row[0], row[1], bool(row[2]), groups, key_created_at=row[4],
+                  is_service=bool(row[6]))
 
 
 def user_groups(db: Session, user: User) -> frozenset[str]:
@@ -80,7 +90,7 @@ def user_groups(db: Session, user: User) -> frozenset[str]:
 
 def require_admin(caller: Caller) -> None:
     if not caller.is_admin:
-        raise HTTPException(403, "Admin privileges required")
+        raise Forbidden("Admin privileges required")
 
 
 def _acl(db: Session, caller: Caller, resource_id: str, right: str) -> bool:
@@ -118,4 +128,4 @@ def visible_clause(caller: Caller):
 def check_write(db: Session, caller: Caller, ent: Entity) -> None:
     """403 unless the caller may change ``ent`` (read access is checked by the loader)."""
     if not can_write(db, caller, ent):
-        raise HTTPException(403, f"Not allowed to modify {ent.kind} {ent.unique_id}")
+        raise Forbidden(f"Not allowed to modify {ent.kind} {ent.unique_id}")

@@ -7,6 +7,7 @@ place. Type-specific fields live in the JSON column ``fields``.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from sqlalchemy import (
     JSON, Boolean, ForeignKey, Index, Integer, String, Text, create_engine, event,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -271,9 +275,39 @@ def make_engine(db_path: Path) -> Engine:
     return engine
 
 
+#: One row with bytes per (dataset, content); rows registered without bytes are not counted.
+_UNIQUE_CONTENT = ("CREATE UNIQUE INDEX IF NOT EXISTS ux_files_dataset_content "
+                   "ON files (dataset_mfid, sha256_hash) WHERE crc32c IS NOT NULL")
+#: One email per user, ignoring case (emails identify people to leads and resolvers).
+_UNIQUE_EMAIL = ("CREATE UNIQUE INDEX IF NOT EXISTS ux_users_email "
+                 "ON users (lower(trim(email))) WHERE email IS NOT NULL")
+
+
+def _unique_indexes(engine: Engine) -> None:
+    """Add the uniqueness rules; a data dir from an older version that already breaks one keeps
+    working (the services refuse new duplicates and ambiguous lookups)."""
+    for ddl in (_UNIQUE_CONTENT, _UNIQUE_EMAIL):
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(ddl)
+        except IntegrityError:
+            log.warning("existing rows break %r; index not created", ddl)
+
+
+def private_path(path: Path) -> None:
+    """Owner-only permissions: 0700 for directories, 0600 for files (if it exists)."""
+    if path.exists():
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 def open_database(db_path: Path) -> sessionmaker[Session]:
-    """Create the schema if needed and return a session factory."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    """Create the schema if needed and return a session factory. The database holds the
+    signing secret, so it and its directory are readable by the owner only."""
+    db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_path(db_path.parent)
     engine = make_engine(db_path)
     Base.metadata.create_all(engine)
+    _unique_indexes(engine)
+    for suffix in ("", "-wal", "-shm"):
+        private_path(db_path.with_name(db_path.name + suffix))
     return sessionmaker(engine, expire_on_commit=False)

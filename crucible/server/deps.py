@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, AsyncIterator
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from .auth import Caller, authenticate
+from .errors import MAX_INT
 from .settings import Settings
 
 
@@ -37,6 +38,8 @@ DB = Annotated[Session, Depends(get_db)]
 Who = Annotated[Caller, Depends(get_caller)]
 Conf = Annotated[Settings, Depends(get_settings)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT)]
+#: A numeric id in a path (ingestion, deletion, join requests, thumbnails, audit rows).
+IntId = Annotated[int, Path(ge=0, le=MAX_INT)]
 SearchLimit = Annotated[int, Query(ge=1, le=50)]
 SearchQ = Annotated[str, Query(min_length=3)]

@@ -56,13 +56,14 @@ class LocalCrucible:
     def start(self) -> "LocalCrucible":
         if self._proc is not None and self._proc.poll() is None:
             return self
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         env = dict(os.environ, CRUCIBLE_SERVER_ADMIN_KEY=self.admin_key, PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "crucible.server", "start", "--host", self.host,
                "--port", str(self.port), "--data-dir", str(self.data_dir),
                "--fail-rate", str(self.fail_rate), "--fail-seed", str(self.fail_seed),
                "--ingest-mode", self.ingest_mode]
         log = open(self.log_path, "ab")
+        self.log_path.chmod(0o600)
         log_start = log.tell()
         self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True)
@@ -176,6 +177,13 @@ class LocalCrucible:
     def set_ingest_mode(self, mode: str) -> dict:
         self.ingest_mode = mode
         return self._admin_post("ingest_mode", {"mode": mode})
+
+    def set_raw_file_names(self, file_mfid: str, *, filename: str | None = None,
+                           storage_path: str | None = None) -> dict:
+        """Store names the API refuses on an existing file (test support: a server that
+        returns hostile or broken names, for tests of the clients' own defences)."""
+        return self._admin_post(f"raw_file_names/{file_mfid}",
+                                {"filename": filename, "storage_path": storage_path})
 
     def stored_file_path(self, file_mfid: str) -> Path:
         """Where an ingested file's bytes live (for corruption tests)."""

@@ -1,4 +1,4 @@
-"""Entity records: loading with access checks, JSON shapes, list filters and paging (§3, §4)."""
+"""Entity records: loading with access checks, JSON shapes, list filters and paging."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from fastapi import HTTPException
 from sqlalchemy import Select, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .auth import Caller, can_read, visible_clause
 from .db import DeletionRequest, Entity, Keyword, Link, Metadata, User
+from .errors import MAX_INT, Invalid, NotFound
 from .schemas import FILTER_FIELDS
 
 NAME_FIELD = {"dataset": "dataset_name", "sample": "sample_name", "instrument": "instrument_name"}
@@ -29,8 +29,20 @@ def parse_bool(value: str, name: str = "value") -> bool:
         return True
     if low in FALSE:
         return False
-    raise HTTPException(422, [{"loc": ["query", name], "msg": "Input should be a valid boolean",
+    raise Invalid([{"loc": ["query", name], "msg": "Input should be a valid boolean",
                                "type": "bool_parsing"}])
+
+
+def parse_int(value: str, name: str, minimum: int = -MAX_INT) -> int:
+    """A query integer SQLite can hold; 422 otherwise."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = None
+    if number is None or not minimum <= number <= MAX_INT:
+        raise Invalid([{"loc": ["query", name], "type": "int_parsing",
+                                   "msg": f"Input should be an integer between {minimum} and {MAX_INT}"}])
+    return number
 
 
 def parse_time(value: str, name: str) -> str:
@@ -40,12 +52,12 @@ def parse_time(value: str, name: str) -> str:
         v = v[:-6] + "+" + v[-5:]
     try:
         t = datetime.fromisoformat(v)
-    except ValueError:
-        raise HTTPException(422, [{"loc": ["query", name], "msg": "Input should be an ISO 8601 datetime",
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    except (ValueError, OverflowError):
+        raise Invalid([{"loc": ["query", name], "msg": "Input should be an ISO 8601 datetime",
                                    "type": "datetime_parsing"}]) from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def get_entity(db: Session, caller: Caller, unique_id: str, kind: str | None = None) -> Entity:
@@ -53,7 +65,7 @@ def get_entity(db: Session, caller: Caller, unique_id: str, kind: str | None = N
     ent = db.scalar(select(Entity).where(Entity.unique_id == unique_id))
     if ent is None or (kind is not None and ent.kind != kind) or not can_read(db, caller, ent):
         label = (kind or "resource").capitalize()
-        raise HTTPException(404, f"{label} {unique_id} not found")
+        raise NotFound(f"{label} {unique_id} not found")
     return ent
 
 
@@ -72,6 +84,13 @@ def base_record(ent: Entity) -> dict[str, Any]:
     return rec
 
 
+def user_record(u: User) -> dict[str, Any]:
+    """The full User shape (for the user themselves, admins, and members seeing their lead)."""
+    return {"id": u.id, "unique_id": u.unique_id, "orcid": u.unique_id, "username": u.username,
+            "first_name": u.first_name, "last_name": u.last_name, "email": u.email,
+            "is_service_account": bool(u.is_service_account), "is_admin": bool(u.is_admin)}
+
+
 def public_user(user: User | None) -> dict[str, Any] | None:
     if user is None:
         return None
@@ -85,15 +104,17 @@ def deletion_summary(req: DeletionRequest) -> dict[str, Any]:
             "review_time": req.review_time, "reviewer_notes": req.reviewer_notes}
 
 
-def links_of(db: Session, unique_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Direct neighbours of each id as Link records, seen from that id."""
+def links_of(db: Session, caller: Caller, unique_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Direct neighbours of each id as Link records, seen from that id; only neighbours the
+    caller may read are listed (a private child's id and name stay private)."""
     out: dict[str, list[dict[str, Any]]] = {u: [] for u in unique_ids}
     if not unique_ids:
         return out
     rows = db.execute(select(Link).where(or_(Link.parent_id.in_(unique_ids),
                                              Link.child_id.in_(unique_ids)))).scalars().all()
     others = {r.child_id for r in rows} | {r.parent_id for r in rows}
-    names = {e.unique_id: e for e in db.scalars(select(Entity).where(Entity.unique_id.in_(others)))}
+    names = {e.unique_id: e for e in db.scalars(select(Entity).where(Entity.unique_id.in_(others),
+                                                                     visible_clause(caller)))}
     for r in rows:
         for me, other, rel in ((r.parent_id, r.child_id, "child"), (r.child_id, r.parent_id, "parent")):
             if me in out and other in names:
@@ -103,9 +124,11 @@ def links_of(db: Session, unique_ids: list[str]) -> dict[str, list[dict[str, Any
     return out
 
 
-def records(db: Session, ents: Iterable[Entity], *, include_metadata: bool = False,
-            include_links: bool = False, include_owner: bool = False) -> list[dict[str, Any]]:
-    """JSON records for entities, with the optional parts fetched in one query each."""
+def records(db: Session, ents: Iterable[Entity], caller: Caller | None = None, *,
+            include_metadata: bool = False, include_links: bool = False,
+            include_owner: bool = False) -> list[dict[str, Any]]:
+    """JSON records for entities, with the optional parts fetched in one query each. Links need
+    the ``caller`` (neighbours are filtered by what the caller may read)."""
     ents = list(ents)
     ids = [e.unique_id for e in ents]
     out = [base_record(e) for e in ents]
@@ -119,7 +142,9 @@ def records(db: Session, ents: Iterable[Entity], *, include_metadata: bool = Fal
     if include_metadata:
         meta = {m.unique_id: m.data for m in db.scalars(select(Metadata).where(Metadata.unique_id.in_(ids)))}
     if include_links:
-        links = links_of(db, ids)
+        if caller is None:
+            raise ValueError("include_links needs the caller")
+        links = links_of(db, caller, ids)
     if include_owner:
         owners = {u.unique_id: u for u in db.scalars(select(User).where(
             User.unique_id.in_({e.owner_orcid for e in ents if e.owner_orcid})))}
@@ -135,8 +160,8 @@ def records(db: Session, ents: Iterable[Entity], *, include_metadata: bool = Fal
     return out
 
 
-def record(db: Session, ent: Entity, **include: bool) -> dict[str, Any]:
-    return records(db, [ent], **include)[0]
+def record(db: Session, ent: Entity, caller: Caller | None = None, **include: bool) -> dict[str, Any]:
+    return records(db, [ent], caller, **include)[0]
 
 
 def _column_for(kind: str, field: str):
@@ -148,7 +173,7 @@ def _column_for(kind: str, field: str):
 
 
 def filter_conditions(kind: str, params: Mapping[str, str]) -> list:
-    """SQL conditions for the known filters in ``params``; unknown names are ignored (§1)."""
+    """SQL conditions for the known filters in ``params``; unknown names are ignored."""
     known = FILTER_FIELDS[kind]
     conds = []
     for name, raw in params.items():
@@ -186,11 +211,7 @@ def filter_conditions(kind: str, params: Mapping[str, str]) -> list:
             elif col is not None:
                 conds.append(col == (parse_time(raw, name) if name.endswith("_time") else raw))
             elif typ is int:
-                try:
-                    conds.append(func.json_extract(Entity.fields, f"$.{name}") == int(raw))
-                except ValueError:
-                    raise HTTPException(422, [{"loc": ["query", name], "type": "int_parsing",
-                                               "msg": "Input should be a valid integer"}]) from None
+                conds.append(func.json_extract(Entity.fields, f"$.{name}") == parse_int(raw, name))
             else:
                 conds.append(cast(func.json_extract(Entity.fields, f"$.{name}"), String) == raw)
     return conds
@@ -203,14 +224,10 @@ def entity_query(caller: Caller, kind: str, params: Mapping[str, str], *extra) -
 
 
 def keyset_page(db: Session, q: Select, limit: int, cursor: str | None) -> tuple[list[Entity], str | None, int]:
-    """Newest first; ``next_cursor`` only when more rows follow (§3 ``key`` form)."""
+    """Newest first; ``next_cursor`` only when more rows follow (the keyset form)."""
     total = db.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
     if cursor:
-        try:
-            q = q.where(Entity.id < int(cursor))
-        except ValueError:
-            raise HTTPException(422, [{"loc": ["query", "cursor"], "msg": "Invalid cursor",
-                                       "type": "value_error"}]) from None
+        q = q.where(Entity.id < parse_int(cursor, "cursor", minimum=0))
     rows = list(db.scalars(q.order_by(Entity.id.desc()).limit(limit + 1)))
     nxt = str(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], nxt, total

@@ -24,7 +24,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve(*, host: str, port: int, data_dir: Path, admin_key: str | None, fail_rate: float,
           fail_seed: int, ingest_mode: str, log_level: str = "warning") -> int:
     """Bind, print ``<api url>`` as the first stdout line, then serve until interrupted."""
+    import os
+
     import uvicorn
+
+    os.umask(0o077)  # every file the server writes (database, blobs, parts) is owner-only
 
     from .app import create_app
     from .settings import Settings

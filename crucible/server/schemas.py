@@ -1,4 +1,4 @@
-"""Request bodies (pydantic) and the field lists of each resource kind (contract §4).
+"""Request bodies (pydantic) and the field lists of each resource kind.
 
 Unknown body fields are ignored, as a FastAPI server with pydantic models would do; wrong types
 give FastAPI's 422.
@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..mfid import is_mfid
+from .names import check_file_name, normalise_email
+
+#: Largest file the server accepts (the largest object the real service's bucket stores).
+MAX_FILE_BYTES = 5 * 1024**4
+#: Largest thumbnail (base64 text) stored.
+MAX_THUMBNAIL_CHARS = 2 * 1024**2
 
 
 class _In(BaseModel):
@@ -35,7 +41,7 @@ class DatasetIn(_In):
     session_name: Optional[str] = None
     timestamp: Optional[str] = None
     data_format: Optional[str] = None
-    size: Optional[int] = None
+    size: Optional[int] = Field(default=None, ge=0, le=2**63 - 1)
     source_folder: Optional[str] = None
     file_to_upload: Optional[str] = None
     sha256_hash_file_to_upload: Optional[str] = None
@@ -83,13 +89,18 @@ class ProjectIn(_In):
 
 
 class UserInfo(_In):
-    orcid: Optional[str] = None
-    unique_id: Optional[str] = None
+    orcid: Optional[str] = Field(default=None, min_length=1, max_length=200)
+    unique_id: Optional[str] = Field(default=None, min_length=1, max_length=200)
     first_name: Optional[str] = None
     last_name: Optional[str] = None
     email: Optional[str] = None
-    username: Optional[str] = None
+    username: Optional[str] = Field(default=None, min_length=1, max_length=100)
     is_service_account: Optional[bool] = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: Optional[str]) -> Optional[str]:
+        return normalise_email(v)
 
 
 class UserCreate(_In):
@@ -99,15 +110,10 @@ class UserCreate(_In):
 
 class UploadInitiate(_In):
     filename: str
-    size: int
+    size: int = Field(ge=0, le=MAX_FILE_BYTES)
     sha256_hash: Optional[str] = None
 
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v: int) -> int:
-        if v < 0:
-            raise ValueError("size must be >= 0")
-        return v
+    _name = field_validator("filename")(check_file_name)
 
     @field_validator("sha256_hash")
     @classmethod
@@ -125,8 +131,28 @@ class UploadComplete(_In):
 
 
 class ThumbnailIn(_In):
-    thumbnail_name: Optional[str] = None
-    thumbnail_b64str: str
+    thumbnail_name: Optional[str] = Field(default=None, max_length=1024)
+    thumbnail_b64str: str = Field(max_length=MAX_THUMBNAIL_CHARS)
+
+
+class ProfileIn(_In):
+    """What a user may change about themselves (``null`` clears a field)."""
+
+    first_name: Optional[str] = Field(default=None, max_length=200)
+    last_name: Optional[str] = Field(default=None, max_length=200)
+    email: Optional[str] = None
+    username: Optional[str] = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: Optional[str]) -> Optional[str]:
+        return normalise_email(v)
+
+
+class UserPatch(ProfileIn):
+    """What an admin may change about a user."""
+
+    is_service_account: Optional[bool] = None
 
 
 class IngestionPatch(_In):

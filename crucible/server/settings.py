@@ -26,6 +26,7 @@ class Settings:
     link_ttl_s: int = 3600
     chunk_size_hint: int = 8 * 1024 * 1024
     default_ingestor: str = "ApiUploadIngestor"
+    max_body_bytes: int = 4 * 1024**2  # non-file request bodies (metadata, thumbnails)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

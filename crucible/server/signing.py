@@ -8,7 +8,15 @@ import time
 from urllib.parse import quote
 
 
+#: Slack for clocks and for links signed just before a check.
+CLOCK_SLACK_S = 300
+
+
 class Signer:
+    """Signs and checks capability URLs. A link whose expiry lies further ahead than any link
+    this server hands out (``ttl_s`` plus slack) is refused even with a valid signature, so a
+    leaked secret cannot mint long-lived links."""
+
     def __init__(self, secret: bytes, base_url: str, ttl_s: int = 3600) -> None:
         self._secret = secret
         self.base_url = base_url.rstrip("/")
@@ -36,6 +44,7 @@ class Signer:
             exp = int(expires)
         except ValueError:
             return False
-        if exp < time.time():
+        now = time.time()
+        if exp < now or exp > now + self.ttl_s + CLOCK_SLACK_S:
             return False
         return hmac.compare_digest(self._sig(file_mfid, exp), sig)

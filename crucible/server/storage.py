@@ -14,8 +14,9 @@ class Storage:
         self.uploads = self.root / "uploads"
         self.staged = self.root / "staged"
         self.store = self.root / "store"
-        for d in (self.uploads, self.staged, self.store):
-            d.mkdir(parents=True, exist_ok=True)
+        for d in (self.root, self.uploads, self.staged, self.store):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            d.chmod(0o700)  # blobs of private datasets: owner only
 
     def part(self, upload_id: str) -> Path:
         return self.uploads / f"{upload_id}.part"
@@ -35,7 +36,7 @@ class Storage:
         dst = self.stored_file(mfid)
         src = self.staged_file(mfid)
         if src.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(src, dst)
         return dst
 

@@ -106,16 +106,15 @@ def test_overwrite_existing_false_keeps_only_matching_files(client, filled, tmp_
     assert wrong.read_bytes() == files["raw/b.csv"][1]
 
 
-def _stored_as(client, admin, dsid: str, name: str, data: bytes, tmp_path: Path) -> dict:
+def _stored_as(client, server, dsid: str, name: str, data: bytes, tmp_path: Path) -> dict:
     """Make the server hold an ingested file whose stored path is ``name``: upload it under a
-    harmless name, then rename it as an admin correction would (names our client refuses to
-    upload, and the server may refuse too, still reach downloads this way)."""
+    harmless name, then store the name raw through the local server's test-support endpoint
+    (our server refuses such names; a broken or hostile server might still return them)."""
     src = tmp_path / "src" / hashlib.sha256(name.encode()).hexdigest()[:16]
     src.parent.mkdir(parents=True, exist_ok=True)
     src.write_bytes(data)
     rec = client.datasets.upload_file(dsid, src, wait=True, timeout=60)
-    return admin.transport.request("PATCH", f"files/{rec['mfid']}",
-                                   json={"storage_path": f"mf-storage-prod/{dsid}/{name}"})
+    return server.set_raw_file_names(rec["mfid"], storage_path=f"mf-storage-prod/{dsid}/{name}")
 
 
 LONG = "L" * 300 + ".txt"
@@ -124,15 +123,15 @@ HOSTILE = ["../../../../tmp/x", "/etc/x", "a/../../x", LONG, "nul\x00name.txt", 
 
 
 @pytest.fixture
-def hostile(client, admin, project_id, tmp_path):
+def hostile(client, crucible_server, project_id, tmp_path):
     """A dataset whose hostile names come first, then two good files."""
     dsid = client.datasets.create(Dataset(dataset_name="hostile",
                                           project_id=project_id))["dsid"]
-    bad = {name: _stored_as(client, admin, dsid, name, f"bad {i}".encode(), tmp_path)["mfid"]
+    bad = {name: _stored_as(client, crucible_server, dsid, name, f"bad {i}".encode(), tmp_path)["mfid"]
            for i, name in enumerate(HOSTILE)}
     good = {name: f"good {name}".encode() for name in ("ok.txt", "sub/ok.dat")}
     for name, data in good.items():
-        _stored_as(client, admin, dsid, name, data, tmp_path)
+        _stored_as(client, crucible_server, dsid, name, data, tmp_path)
     return dsid, bad, good
 
 
@@ -172,11 +171,11 @@ def test_filters_apply_before_path_checks(client, hostile, tmp_path):
     assert [Path(p).name for p in err.value.downloaded] == ["ok.txt"]
 
 
-def test_two_files_with_one_local_path_are_both_refused(client, admin, project_id, tmp_path):
+def test_two_files_with_one_local_path_are_both_refused(client, crucible_server, project_id, tmp_path):
     dsid = client.datasets.create(Dataset(dataset_name="clash", project_id=project_id))["dsid"]
-    v1 = _stored_as(client, admin, dsid, "data.csv", b"v1", tmp_path)
-    v2 = _stored_as(client, admin, dsid, "data.csv", b"v2", tmp_path)
-    _stored_as(client, admin, dsid, "other.csv", b"other", tmp_path)
+    v1 = _stored_as(client, crucible_server, dsid, "data.csv", b"v1", tmp_path)
+    v2 = _stored_as(client, crucible_server, dsid, "data.csv", b"v2", tmp_path)
+    _stored_as(client, crucible_server, dsid, "other.csv", b"other", tmp_path)
     out = tmp_path / "out"
     with pytest.raises(FilesRefusedError) as err:
         client.download(dsid, output_dir=out, no_record=True)
@@ -187,10 +186,10 @@ def test_two_files_with_one_local_path_are_both_refused(client, admin, project_i
     assert (out / dsid / "other.csv").read_bytes() == b"other"
 
 
-def test_a_file_named_record_json_never_overwrites_the_record(client, admin, project_id,
+def test_a_file_named_record_json_never_overwrites_the_record(client, crucible_server, project_id,
                                                               tmp_path):
     dsid = client.datasets.create(Dataset(dataset_name="rec", project_id=project_id))["dsid"]
-    _stored_as(client, admin, dsid, "record.json", b"not the record", tmp_path)
+    _stored_as(client, crucible_server, dsid, "record.json", b"not the record", tmp_path)
     with pytest.raises(FilesRefusedError) as err:
         client.download(dsid, output_dir=tmp_path / "a")
     assert [r.name for r in err.value.refused] == ["record.json"]

@@ -121,6 +121,9 @@ def test_single_file_download_by_mfid_returns_the_same_bytes(uploaded, nano, tmp
     path = nano.call("files.download", mfid, output_dir=str(tmp_path))
 
     assert Path(path).read_bytes() == uploaded["path"].read_bytes()
+    # named by `filename`, the path relative to the dataset (not the upload location)
+    assert Path(path) == tmp_path / uploaded["path"].name
+    assert nano.call("files.get", mfid)["filename"] == uploaded["path"].name
 
 
 def test_a_small_file_uploads_in_one_put(nano, crucible_user, tmp_path):

@@ -44,19 +44,16 @@ def make_dataset(client, tmp_path: Path, project: str, files: dict[str, bytes], 
 
 
 def upload_raw(server, api_key: str, client, dsid: str, name: str, body: bytes) -> str:
-    """Upload through the HTTP protocol directly, so the client's own path checks don't apply:
-    this is how a hostile or buggy uploader gets names like ``../x`` onto the server."""
-    auth = {"Authorization": f"Bearer {api_key}"}
-    sha = hashlib.sha256(body).hexdigest()
-    init = requests.post(f"{server.url}/datasets/{dsid}/upload/initiate", headers=auth, timeout=10,
-                         json={"filename": name, "size": len(body), "sha256_hash": sha}).json()
-    requests.put(init["resumable_uri"], data=body, timeout=10,
-                 headers={"Content-Range": f"bytes 0-{len(body) - 1}/{len(body)}"}).raise_for_status()
-    rec = requests.post(f"{server.url}/datasets/{dsid}/upload/complete", headers=auth, timeout=10,
-                        json={"upload_id": init["upload_id"], "sha256_hash": sha})
-    rec.raise_for_status()
-    mfid = rec.json()["mfid"]
-    client.ingestions.wait(client.ingestions.request(mfid)["id"], timeout=30)
+    """A file whose stored name is ``name`` as given: uploaded under a harmless name, then
+    renamed through the local server's test-support endpoint (our server refuses such names at
+    upload; a broken or hostile server might still return them)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "harmless.bin"
+        src.write_bytes(body)
+        mfid = client.datasets.upload_file(dsid, src, wait=True, timeout=30)["mfid"]
+    server.set_raw_file_names(mfid, filename=name, storage_path=f"mf-storage-prod/{dsid}/{name}")
     return mfid
 
 

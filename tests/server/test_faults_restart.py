@@ -109,6 +109,9 @@ def test_admin_endpoints_need_admin(flaky):
     r = requests.post(srv.base_url + "/_admin/faults", json={"rate": 2},
                       headers={"Authorization": f"Bearer {srv.admin_key}"}, timeout=10)
     assert r.status_code == 422
+    r = requests.post(srv.base_url + "/_admin/raw_file_names/x", json={"filename": "../x"},
+                      headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert r.status_code == 403  # names the API refuses are for an admin's test set-up only
 
 
 def test_restart_keeps_everything(tmp_path):

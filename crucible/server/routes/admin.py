@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from ..auth import require_admin
-from ..deps import Who
+from ..db import File
+from ..deps import DB, Who
 from ..settings import INGEST_MODES
 
 router = APIRouter(prefix="/_admin", tags=["admin"])
@@ -20,6 +24,13 @@ class FaultsIn(BaseModel):
 
 class IngestModeIn(BaseModel):
     mode: str
+
+
+class RawNamesIn(BaseModel):
+    """Names stored as given, unchecked: what a broken or hostile server might hand a client."""
+
+    filename: Optional[str] = Field(default=None, max_length=100_000)
+    storage_path: Optional[str] = Field(default=None, max_length=100_000)
 
 
 def _faults_body(request: Request) -> dict:
@@ -55,3 +66,19 @@ def set_ingest_mode(body: IngestModeIn, request: Request, caller: Who):
     request.app.state.worker.mode = body.mode
     request.app.state.worker.wake()
     return {"mode": body.mode}
+
+
+@router.post("/raw_file_names/{mfid}")
+def set_raw_file_names(mfid: str, body: RawNamesIn, db: DB, caller: Who):
+    """Test support: give a file names the API itself refuses (``../x``, NUL, 300 characters),
+    so client tests can show what a client does when a server returns such names."""
+    require_admin(caller)
+    f = db.scalar(select(File).where(File.mfid == mfid[:64]))
+    if f is None:
+        raise HTTPException(404, f"File {mfid} not found")
+    if body.filename is not None:
+        f.relpath = body.filename
+    if body.storage_path is not None:
+        f.storage_path = body.storage_path
+    db.commit()
+    return {"mfid": f.mfid, "filename": f.relpath, "storage_path": f.storage_path}

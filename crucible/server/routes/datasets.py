@@ -6,13 +6,15 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..auth import check_write
+from ..auth import Caller, check_write, visible_clause
 from ..db import Entity, Keyword, ProcessingRequest, Thumbnail
-from ..deps import DB, Limit, Offset, Who
+from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import entity_query, get_entity, linked_ids, off_envelope, offset_page, records
 from ..schemas import ThumbnailIn
-from .entities import includes, link_entities, list_filters, unlink_entities
+from ..entities import link_entities, unlink_entities
+from .entities import includes, list_filters
 
 router = APIRouter(tags=["datasets"])
 PROCESSING = ("carrier_segmentation", "insitu_spec_aggregation", "rga_analysis", "mosaic_stitch")
@@ -25,7 +27,7 @@ def dataset_samples(dsid: str, request: Request, db: DB, caller: Who, limit: Lim
     ids = linked_ids("assoc", parents_of=dsid)
     q = entity_query(caller, "sample", list_filters(request), Entity.unique_id.in_(ids))
     rows, total = offset_page(db, q, limit, offset)
-    return off_envelope(records(db, rows, **includes(request)), total, limit, offset)
+    return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
 
 @router.get("/samples/{sid}/datasets")
@@ -34,7 +36,7 @@ def sample_datasets(sid: str, request: Request, db: DB, caller: Who, limit: Limi
     ids = linked_ids("assoc", children_of=sid)
     q = entity_query(caller, "dataset", list_filters(request), Entity.unique_id.in_(ids))
     rows = list(db.scalars(q.order_by(Entity.id.desc()).limit(limit)))
-    return records(db, rows, **includes(request))
+    return records(db, rows, caller, **includes(request))
 
 
 @router.post("/datasets/{dsid}/samples/{sid}")
@@ -47,8 +49,14 @@ def remove_sample(dsid: str, sid: str, db: DB, caller: Who):
     return unlink_entities(db, caller, "sample", sid, "dataset", dsid, "assoc")
 
 
-def _keyword_record(db, word: str) -> dict:
-    n = db.scalar(select(func.count()).select_from(Keyword).where(Keyword.keyword == word))
+def _visible_keywords(caller: Caller):
+    """Keyword rows of datasets the caller may read (others' private keywords stay private)."""
+    readable = select(Entity.unique_id).where(Entity.kind == "dataset", visible_clause(caller))
+    return select(Keyword.keyword, func.count()).where(Keyword.dataset_id.in_(readable))
+
+
+def _keyword_record(db, caller: Caller, word: str) -> dict:
+    n = db.execute(_visible_keywords(caller).where(Keyword.keyword == word)).one()[1]
     return {"keyword": word, "num_datasets": n}
 
 
@@ -56,26 +64,26 @@ def _keyword_record(db, word: str) -> dict:
 def get_keywords(dsid: str, db: DB, caller: Who):
     get_entity(db, caller, dsid, "dataset")
     words = db.scalars(select(Keyword.keyword).where(Keyword.dataset_id == dsid).order_by(Keyword.keyword))
-    return [_keyword_record(db, w) for w in words]
+    return [_keyword_record(db, caller, w) for w in words]
 
 
 @router.post("/datasets/{dsid}/keywords")
 def add_keyword(dsid: str, keyword: str, db: DB, caller: Who):
     """Re-adding a keyword is a no-op (so a retried POST is harmless)."""
     word = keyword.strip()
-    if not word:
-        raise HTTPException(422, "keyword must not be empty")
+    if not word or len(word) > 200:
+        raise HTTPException(422, "keyword must be 1 to 200 characters")
     check_write(db, caller, get_entity(db, caller, dsid, "dataset"))
-    if db.get(Keyword, (dsid, word)) is None:
-        db.add(Keyword(dataset_id=dsid, keyword=word))
-        db.commit()
-    return _keyword_record(db, word)
+    db.execute(sqlite_insert(Keyword).values(dataset_id=dsid, keyword=word).on_conflict_do_nothing())
+    db.commit()
+    return _keyword_record(db, caller, word)
 
 
 @router.get("/keywords")
-def all_keywords(db: DB, caller: Who, limit: Optional[int] = None):
-    rows = db.execute(select(Keyword.keyword, func.count()).group_by(Keyword.keyword)
-                      .order_by(Keyword.keyword)).all()
+def all_keywords(db: DB, caller: Who, limit: Optional[Limit] = None):
+    """Every keyword on a dataset the caller may read, with the number of such datasets."""
+    q = _visible_keywords(caller).group_by(Keyword.keyword).order_by(Keyword.keyword)
+    rows = db.execute(q.limit(limit) if limit else q).all()
     return [{"keyword": k, "num_datasets": n} for k, n in rows]
 
 
@@ -113,7 +121,7 @@ def add_thumbnail(dsid: str, body: ThumbnailIn, db: DB, caller: Who):
 
 
 @router.delete("/datasets/{dsid}/thumbnails/{tid}")
-def delete_thumbnail(dsid: str, tid: int, db: DB, caller: Who):
+def delete_thumbnail(dsid: str, tid: IntId, db: DB, caller: Who):
     check_write(db, caller, get_entity(db, caller, dsid, "dataset"))
     res = db.execute(delete(Thumbnail).where(Thumbnail.id == tid, Thumbnail.dataset_id == dsid))
     if res.rowcount == 0:

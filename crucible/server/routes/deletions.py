@@ -1,4 +1,4 @@
-"""Deletion requests, review, hard delete and the audit log (§5.9, §6).
+"""Deletion requests, review, hard delete and the audit log.
 
 A pending or approved request hides the resource from lists and search at once (``hidden``);
 get-by-id still works and shows ``deletion_request``. Rejection restores it.
@@ -6,6 +6,7 @@ get-by-id still works and shows ``deletion_request``. Rejection restores it.
 
 from __future__ import annotations
 
+import shutil
 from typing import Optional, Union
 
 from fastapi import APIRouter, HTTPException, Request
@@ -14,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from ..auth import Caller, require_admin
 from ..db import (
-    Acl, DeletionAudit, DeletionRequest, Entity, File, Keyword, Link, Membership, Metadata, Project,
-    Thumbnail, now_iso,
+    Acl, DeletionAudit, DeletionRequest, Entity, File, IngestionRequest, Keyword, Link, Membership,
+    Metadata, ProcessingRequest, Project, Thumbnail, Upload, UploadPart, now_iso,
 )
-from ..deps import DB, Limit, Offset, Who
+from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import off_envelope
 from .resources import check_writable, resolve
 
@@ -34,14 +35,17 @@ def deletion_record(r: Union[DeletionRequest, DeletionAudit]) -> dict:
 
 
 def refresh_hidden(db: Session, resource_id: str) -> None:
-    live = db.scalar(select(func.count()).select_from(DeletionRequest).where(
-        DeletionRequest.resource_id == resource_id,
-        DeletionRequest.status.in_(["pending", "approved"])))
+    """Hide the resource while it has a live request; requests older than the resource (filed
+    against an earlier, hard-deleted resource with the same id) do not count."""
     ent = db.scalar(select(Entity).where(Entity.unique_id == resource_id))
-    if ent is not None:
-        ent.hidden = bool(live)
-        ent.last_deletion_id = db.scalar(select(func.max(DeletionRequest.id))
-                                         .where(DeletionRequest.resource_id == resource_id))
+    if ent is None:
+        return
+    mine = (DeletionRequest.resource_id == resource_id,
+            DeletionRequest.request_time >= ent.creation_time)
+    live = db.scalar(select(func.count()).select_from(DeletionRequest).where(
+        *mine, DeletionRequest.status.in_(["pending", "approved"])))
+    ent.hidden = bool(live)
+    ent.last_deletion_id = db.scalar(select(func.max(DeletionRequest.id)).where(*mine))
 
 
 def file_request(db: Session, caller: Caller, resource_id: str, reason: Optional[str]) -> dict:
@@ -99,12 +103,12 @@ def _request(db: Session, caller: Caller, request_id: int) -> DeletionRequest:
 
 
 @router.get("/deletion_requests/{request_id}")
-def get_request(request_id: int, db: DB, caller: Who):
+def get_request(request_id: IntId, db: DB, caller: Who):
     return deletion_record(_request(db, caller, request_id))
 
 
 @router.patch("/deletion_requests/{request_id}")
-def review_request(request_id: int, status: str, db: DB, caller: Who,
+def review_request(request_id: IntId, status: str, db: DB, caller: Who,
                    reviewer_notes: Optional[str] = None):
     require_admin(caller)
     req = _request(db, caller, request_id)
@@ -122,8 +126,21 @@ def review_request(request_id: int, status: str, db: DB, caller: Who,
     return deletion_record(req)
 
 
+def _purge_uploads(request: Request, db: Session, dsid: str) -> None:
+    """Pending uploads of a dataset: rows, parts and received bytes (their URIs then 404)."""
+    storage = request.app.state.storage
+    for up in db.scalars(select(Upload).where(Upload.dataset_mfid == dsid)).all():
+        storage.part(up.upload_id).unlink(missing_ok=True)
+        shutil.rmtree(storage.parts_dir(up.upload_id), ignore_errors=True)
+        request.app.state.upload_states.pop(up.upload_id, None)
+        db.execute(delete(UploadPart).where(UploadPart.upload_id == up.upload_id))
+        db.delete(up)
+
+
 def _purge(request: Request, db: Session, res: Union[Entity, Project]) -> None:
-    """Remove a resource and everything hanging off it (links, files, metadata, ACLs)."""
+    """Remove a resource and everything hanging off it (links, files and their bytes, pending
+    uploads, ingestion requests, metadata, ACLs), so an id re-used later starts clean. Deletion
+    requests stay as the record (they only apply to a resource created before them)."""
     if isinstance(res, Project):
         db.execute(delete(Membership).where(Membership.group_name == res.project_id))
         db.execute(delete(Metadata).where(Metadata.unique_id == res.project_id))
@@ -132,13 +149,15 @@ def _purge(request: Request, db: Session, res: Union[Entity, Project]) -> None:
     uid = res.unique_id
     storage = request.app.state.storage
     for f in db.scalars(select(File).where(File.dataset_mfid == uid)).all():
-        path = storage.current(f.mfid)
-        if path is not None:
+        for path in (storage.stored_file(f.mfid), storage.staged_file(f.mfid)):
             path.unlink(missing_ok=True)
         db.delete(f)
+    _purge_uploads(request, db, uid)
     db.execute(delete(Link).where(or_(Link.parent_id == uid, Link.child_id == uid)))
     for model, col in ((Keyword, Keyword.dataset_id), (Thumbnail, Thumbnail.dataset_id),
-                       (Metadata, Metadata.unique_id), (Acl, Acl.resource_id)):
+                       (Metadata, Metadata.unique_id), (Acl, Acl.resource_id),
+                       (IngestionRequest, IngestionRequest.dataset_mfid),
+                       (ProcessingRequest, ProcessingRequest.dataset_mfid)):
         db.execute(delete(model).where(col == uid))
     db.delete(res)
 
@@ -149,7 +168,8 @@ def hard_delete(rid: str, request: Request, db: DB, caller: Who, force: bool = F
     res = resolve(db, caller, rid)
     key = res.unique_id if isinstance(res, Entity) else res.project_id
     approved = db.scalar(select(DeletionRequest).where(DeletionRequest.resource_id == key,
-                                                       DeletionRequest.status == "approved")
+                                                       DeletionRequest.status == "approved",
+                                                       DeletionRequest.request_time >= res.creation_time)
                          .order_by(DeletionRequest.id.desc()))
     if approved is None and not force:
         raise HTTPException(409, f"Resource {key} has no approved deletion request (use force=true)")
@@ -186,7 +206,7 @@ def list_audit(db: DB, caller: Who, resource_id: Optional[str] = None,
 
 
 @router.get("/deletion_audit/{audit_id}")
-def get_audit(audit_id: int, db: DB, caller: Who):
+def get_audit(audit_id: IntId, db: DB, caller: Who):
     require_admin(caller)
     row = db.get(DeletionAudit, audit_id)
     if row is None:

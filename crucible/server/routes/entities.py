@@ -8,12 +8,11 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import delete, func
+from sqlalchemy import func
 
-from ..auth import check_write
-from ..db import Entity, Link
+from ..db import Entity
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
-from ..entities import create_entity, patch_entity
+from ..entities import create_entity, link_entities, patch_entity, unlink_entities
 from ..records import (
     entity_query, get_entity, keyset_page, linked_ids, off_envelope, offset_page, parse_bool, record,
     records,
@@ -37,31 +36,6 @@ def includes(request: Request) -> dict[str, bool]:
     return {key: parse_bool(q[key], key) for key in INCLUDES if key in q}
 
 
-def link_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
-    """Create ``a``→``b`` (idempotent: re-linking answers 200 with the same record)."""
-    if a == b:
-        raise HTTPException(422, "A resource cannot be linked to itself")
-    ea = get_entity(db, caller, a, kind_a)
-    eb = get_entity(db, caller, b, kind_b)
-    check_write(db, caller, ea if link_kind == "child" else eb)
-    if db.get(Link, (a, b)) is None:
-        db.add(Link(parent_id=a, child_id=b, kind=link_kind))
-        db.commit()
-    return {"parent_id": a, "child_id": b, "parent_type": ea.kind, "child_type": eb.kind,
-            "relationship": "associated" if link_kind == "assoc" else "child"}
-
-
-def unlink_entities(db, caller, kind_a: str, a: str, kind_b: str, b: str, link_kind: str) -> dict:
-    ea = get_entity(db, caller, a, kind_a)
-    eb = get_entity(db, caller, b, kind_b)
-    check_write(db, caller, ea if link_kind == "child" else eb)
-    res = db.execute(delete(Link).where(Link.parent_id == a, Link.child_id == b, Link.kind == link_kind))
-    if res.rowcount == 0:
-        raise HTTPException(404, f"No link between {a} and {b}")
-    db.commit()
-    return {"detail": f"Link between {a} and {b} removed"}
-
-
 def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRouter:
     """The list/create/get/patch/search/graph-neighbour routes for ``kind``."""
     router = APIRouter(prefix=f"/{plural}", tags=[plural])
@@ -71,7 +45,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
               cursor: Optional[str] = None):
         q = entity_query(caller, kind, list_filters(request))
         rows, nxt, total = keyset_page(db, q, limit, cursor)
-        return {"items": records(db, rows, **includes(request)), "next_cursor": nxt,
+        return {"items": records(db, rows, caller, **includes(request)), "next_cursor": nxt,
                 "total": total, "limit": limit}
 
     @router.post("")
@@ -94,7 +68,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
 
     @router.get("/{uid}")
     def get(uid: str, request: Request, db: DB, caller: Who):
-        return record(db, get_entity(db, caller, uid, kind), **includes(request))
+        return record(db, get_entity(db, caller, uid, kind), caller, **includes(request))
 
     @router.patch("/{uid}")
     def patch(uid: str, body: model, db: DB, caller: Who):  # type: ignore[valid-type]
@@ -106,7 +80,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
         ids = linked_ids("child", parents_of=uid) if parents else linked_ids("child", children_of=uid)
         q = entity_query(caller, kind, list_filters(request), Entity.unique_id.in_(ids))
         rows, total = offset_page(db, q, limit, offset)
-        return off_envelope(records(db, rows, **includes(request)), total, limit, offset)
+        return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
     @router.get("/{uid}/children")
     def children(uid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,

@@ -1,9 +1,8 @@
-"""Upload initiate/complete, file listings, download links and signed downloads (§5.3)."""
+"""Upload initiate/complete, file listings, download links and signed downloads."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
@@ -16,16 +15,13 @@ from ..auth import Caller, can_read, check_write, require_admin, visible_clause
 from ..db import Entity, File, Upload, UploadPart
 from ..deps import DB, Conf, Limit, Offset, Who
 from ..records import get_entity, off_envelope
+from ..file_rows import file_record, register_blob, stored_duplicate
+from ..names import file_name_problem
 from ..schemas import UploadComplete, UploadInitiate
+from ..storage import Storage
 
 router = APIRouter(tags=["files"])
 raw_router = APIRouter()  # outside the API root: signed downloads need no key
-
-
-def file_record(f: File, dataset_id: int | None = None) -> dict:
-    return {"mfid": f.mfid, "dataset_mfid": f.dataset_mfid, "filename": f.filename,
-            "storage_path": f.storage_path, "size": f.size, "sha256_hash": f.sha256_hash,
-            "dataset_id": dataset_id, "creation_time": f.creation_time}
 
 
 def _file_for(db: Session, caller: Caller, mfid: str) -> tuple[File, Entity]:
@@ -36,15 +32,15 @@ def _file_for(db: Session, caller: Caller, mfid: str) -> tuple[File, Entity]:
     return f, ds
 
 
-def writable_dataset_or_existing_file(db: Session, caller: Caller, dsid: str,
+def writable_dataset_or_existing_file(db: Session, caller: Caller, storage: Storage, dsid: str,
                                       body: UploadInitiate) -> tuple[Entity, dict | None]:
     """The checks every upload initiate starts with: the caller may write to the dataset, and
-    a file with the same sha256 already on it is answered as ``{"existing_file": ...}``."""
+    content whose bytes the server already holds for it is answered as ``{"existing_file": ...}``
+    (a row registered without bytes does not count)."""
     ds = get_entity(db, caller, dsid, "dataset")
     check_write(db, caller, ds)
     if body.sha256_hash:
-        existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
-                                                File.sha256_hash == body.sha256_hash))
+        existing = stored_duplicate(db, storage, dsid, body.sha256_hash)
         if existing is not None:
             return ds, {"existing_file": file_record(existing, ds.id)}
     return ds, None
@@ -52,14 +48,12 @@ def writable_dataset_or_existing_file(db: Session, caller: Caller, dsid: str,
 
 @router.post("/datasets/{dsid}/upload/initiate")
 def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
-    ds, existing = writable_dataset_or_existing_file(db, caller, dsid, body)
+    storage = request.app.state.storage
+    ds, existing = writable_dataset_or_existing_file(db, caller, storage, dsid, body)
     if existing is not None:
         return existing
-    if not body.filename:
-        raise HTTPException(422, "filename must not be empty")
     upload = Upload(upload_id=new_mfid(), dataset_mfid=dsid, filename=body.filename,
                     size=body.size, sha256_hash=body.sha256_hash, received=0)
-    storage = request.app.state.storage
     storage.part(upload.upload_id).touch()
     db.add(upload)
     db.commit()
@@ -111,25 +105,18 @@ def finish_upload(request: Request, db: Session, ds: Entity, upload: Upload,
         discard_upload(request, db, upload)
         raise HTTPException(422, f"sha256 mismatch: received data hashes to {upload.sha256_actual}; "
                                  "the upload was discarded, start a new one")
-    existing = db.scalar(select(File).where(File.dataset_mfid == dsid,
-                                            File.sha256_hash == upload.sha256_actual))
-    if existing is not None:  # a concurrent upload of the same content won the race
-        storage.part(upload.upload_id).unlink(missing_ok=True)
-        upload.file_mfid = existing.mfid
-        db.commit()
-        return file_record(existing, ds.id)
-    f = File(mfid=new_mfid(), dataset_mfid=dsid, relpath=upload.filename,
-             filename=f"crucible-uploads/{dsid}/{upload.filename}", size=upload.size,
-             sha256_hash=upload.sha256_actual, crc32c=upload.crc32c)
-    staged = storage.staged_file(f.mfid)
-    os.replace(storage.part(upload.upload_id), staged)
+    if not storage.part(upload.upload_id).exists():  # a concurrent complete took the blob
+        db.refresh(upload)
+        done = db.scalar(select(File).where(File.mfid == upload.file_mfid)) if upload.file_mfid else None
+        if done is not None:
+            return file_record(done, ds.id)
+        raise HTTPException(409, "This upload is being completed by another request; retry")
+    f, _ = register_blob(db, storage, dsid=dsid, blob=storage.part(upload.upload_id),
+                         relpath=upload.filename, upload_path=f"crucible-uploads/{dsid}/{upload.filename}",
+                         size=upload.size, sha256=upload.sha256_actual, crc32c=upload.crc32c)
+    upload = db.get(Upload, upload.upload_id)
     upload.file_mfid = f.mfid
-    db.add(f)
-    try:
-        db.commit()
-    except Exception:
-        os.replace(staged, storage.part(upload.upload_id))
-        raise
+    db.commit()
     request.app.state.upload_states.pop(upload.upload_id, None)
     return file_record(f, ds.id)
 
@@ -187,7 +174,10 @@ def patch_file(mfid: str, body: dict, db: DB, caller: Who):
     for key, value in body.items():
         if value is not None and not isinstance(value, str):
             raise HTTPException(422, f"{key} must be a string or null")
-        setattr(f, key, value)
+        problem = None if value is None and key == "storage_path" else file_name_problem(value or "")
+        if problem is not None:
+            raise HTTPException(422, f"{key} {problem}")
+        setattr(f, "relpath" if key == "filename" else key, value)
     db.commit()
     return file_record(f, ds.id)
 
@@ -247,11 +237,13 @@ def associated_files(dsid: str, db: DB, caller: Who):
 @router.post("/datasets/{dsid}/associated_files")
 def add_associated_file(dsid: str, body: UploadInitiate, db: DB, caller: Who):
     """S-era registration of a file row without content (the old worker's call). Idempotent
-    for the same name and hash."""
+    for the same name and hash. Such a row has no bytes: it never counts as an existing file
+    for uploads, and ingesting it fails with ``file not found``."""
     ds = get_entity(db, caller, dsid, "dataset")
     check_write(db, caller, ds)
     same = db.scalar(select(File).where(File.dataset_mfid == dsid, File.relpath == body.filename,
-                                        File.sha256_hash == (body.sha256_hash or "")))
+                                        File.sha256_hash == (body.sha256_hash or ""),
+                                        File.crc32c.is_(None)))
     if same is not None:
         return file_record(same, ds.id)
     f = File(mfid=new_mfid(), dataset_mfid=dsid, relpath=body.filename, filename=body.filename,

@@ -1,4 +1,4 @@
-"""Graphs of linked datasets and samples (§4 Graph, §5.8). Edges point parent → child and
+"""Graphs of linked datasets and samples. Edges point parent → child and
 sample → dataset; both ``edges`` and ``links`` keys are sent (some clients read either)."""
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from ..accounts import update_user
 from ..deps import DB, Who
-from .users import user_record
+from ..schemas import ProfileIn, set_fields
+from ..records import user_record
 
 router = APIRouter(tags=["health"])
 account_router = APIRouter(tags=["account"])
@@ -67,11 +69,8 @@ def profile(caller: Who, db: DB):
 
 
 @account_router.patch("/account/profile")
-def patch_profile(caller: Who, db: DB, body: dict):
-    allowed = {"first_name", "last_name", "email", "username"}
-    user = caller.load_user(db)
-    for k, v in body.items():
-        if k in allowed:
-            setattr(user, k, v)
+def patch_profile(caller: Who, db: DB, body: ProfileIn):
+    """Change one's own names or email; an email or username another user has is refused (409)."""
+    update_user(db, caller.load_user(db), set_fields(body), keep_none=True)
     db.commit()
-    return user_record(user)
+    return user_record(caller.load_user(db))

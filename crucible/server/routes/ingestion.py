@@ -1,4 +1,4 @@
-"""Ingestion requests (§5.4): create, read, list, PATCH (admin), and the ingestor list."""
+"""Ingestion requests: create, read, list, PATCH (admin), and the ingestor list."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from ..auth import Caller, check_write, require_admin, visible_clause
 from ..db import Entity, File, IngestionRequest
-from ..deps import DB, Conf, Limit, Offset, Who
+from ..deps import DB, Conf, IntId, Limit, Offset, Who
 from ..ingestor import INGESTORS, finish, store_file
 from ..records import get_entity, off_envelope
 from ..schemas import IngestionPatch
@@ -94,7 +94,9 @@ def ingest_by_path(dsid: str, request: Request, db: DB, caller: Who, conf: Conf,
     f = None
     if path:
         base = path.rsplit("/", 1)[-1]
-        for cand in db.scalars(select(File).where(File.dataset_mfid == dsid).order_by(File.seq.desc())):
+        newest_with_bytes_first = (File.crc32c.is_(None), File.seq.desc())
+        for cand in db.scalars(select(File).where(File.dataset_mfid == dsid)
+                               .order_by(*newest_with_bytes_first)):
             if path in (cand.filename, cand.relpath) or cand.relpath.rsplit("/", 1)[-1] == base:
                 f = cand
                 break
@@ -129,7 +131,7 @@ def list_requests(db: DB, caller: Who, dataset_id: Optional[str] = None, file_id
 
 
 @router.get("/ingestion_requests/{rid}")
-def get_request(rid: int, db: DB, caller: Who):
+def get_request(rid: IntId, db: DB, caller: Who):
     return ingestion_record(_get_request(db, caller, rid))
 
 
@@ -158,12 +160,12 @@ def patch_request(request: Request, db, caller: Caller, rid: int, body: Ingestio
 
 
 @router.patch("/ingestion_requests/{rid}")
-def patch_ingestion(rid: int, body: IngestionPatch, request: Request, db: DB, caller: Who):
+def patch_ingestion(rid: IntId, body: IngestionPatch, request: Request, db: DB, caller: Who):
     return patch_request(request, db, caller, rid, body)
 
 
 @router.get("/datasets/{dsid}/ingest/{rid}")
-def get_dataset_request(dsid: str, rid: int, db: DB, caller: Who):
+def get_dataset_request(dsid: str, rid: IntId, db: DB, caller: Who):
     req = _get_request(db, caller, rid)
     if req.dataset_mfid != dsid:
         raise HTTPException(404, f"Ingestion request {rid} not found")
@@ -171,7 +173,7 @@ def get_dataset_request(dsid: str, rid: int, db: DB, caller: Who):
 
 
 @router.patch("/datasets/{dsid}/ingest/{rid}")
-def patch_dataset_request(dsid: str, rid: int, body: IngestionPatch, request: Request, db: DB,
+def patch_dataset_request(dsid: str, rid: IntId, body: IngestionPatch, request: Request, db: DB,
                           caller: Who):
     return patch_request(request, db, caller, rid, body)
 

@@ -1,4 +1,4 @@
-"""Instruments (§5.8): readable by every user, created and changed by admins."""
+"""Instruments: readable by every user, created and changed by admins."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/instruments", tags=["instruments"])
 def list_instruments(request: Request, db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0):
     q = entity_query(caller, "instrument", list_filters(request))
     rows, total = offset_page(db, q, limit, offset, order=Entity.id)
-    return off_envelope(records(db, rows, **includes(request)), total, limit, offset)
+    return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
 
 @router.post("")
@@ -49,7 +49,7 @@ def search_instruments(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20)
 
 @router.get("/{uid}")
 def get_instrument(uid: str, request: Request, db: DB, caller: Who):
-    return records(db, [get_entity(db, caller, uid, "instrument")], **includes(request))[0]
+    return records(db, [get_entity(db, caller, uid, "instrument")], caller, **includes(request))[0]
 
 
 @router.patch("/{uid}")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..accounts import add_member
 from ..auth import Caller
 from ..db import JoinRequest, Project, User, now_iso
-from ..deps import DB, Limit, Offset, Who
+from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import off_envelope
 
 router = APIRouter(tags=["join requests"])
@@ -84,7 +84,7 @@ def my_joins(db: DB, caller: Who, status: Optional[str] = None, limit: Limit = 1
 
 
 @router.patch("/join_requests/{request_id}")
-def review_join(request_id: int, body: ReviewIn, db: DB, caller: Who):
+def review_join(request_id: IntId, body: ReviewIn, db: DB, caller: Who):
     req = db.get(JoinRequest, request_id)
     if req is None:
         raise HTTPException(404, f"Join request {request_id} not found")

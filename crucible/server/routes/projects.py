@@ -1,4 +1,4 @@
-"""Projects and their members (§5.7). Projects are access groups named by ``project_id``."""
+"""Projects and their members. Projects are access groups named by ``project_id``."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..accounts import add_member, remove_member
+from ..accounts import add_member, find_user, remove_member
 from ..auth import Caller, require_admin
 from ..db import Membership, Metadata, Project, User, now_iso
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ...mfid import is_mfid, mfid_from_uuid
-from ..records import off_envelope, public_user
+from ..records import off_envelope, public_user, user_record
 from ..schemas import ProjectIn, set_fields
-from .users import find_user, user_record
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 _PROJECT_NS = uuid.UUID("5f0e2c7a-33d1-4c1e-9a57-2f9b4c1d8e60")

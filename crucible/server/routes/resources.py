@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional, Union
 
 from fastapi import APIRouter, Body, HTTPException, Request
@@ -17,6 +18,8 @@ from .entities import includes
 from .projects import get_project, project_record
 
 router = APIRouter(tags=["resources"])
+#: Metadata documents may not grow past this by repeated merges (a single body is capped too).
+MAX_METADATA_CHARS = 4 * 1024**2
 
 
 def resolve(db: Session, caller: Caller, rid: str) -> Union[Entity, Project]:
@@ -52,7 +55,7 @@ def get_resource(rid: str, request: Request, db: DB, caller: Who):
     res = resolve(db, caller, rid)
     if isinstance(res, Project):
         return project_record(db, caller, res, include_metadata=includes(request).get("include_metadata", False))
-    return record(db, res, **includes(request))
+    return record(db, res, caller, **includes(request))
 
 
 @router.get("/resources/{rid}/links")
@@ -60,7 +63,7 @@ def resource_links(rid: str, db: DB, caller: Who):
     res = resolve(db, caller, rid)
     if isinstance(res, Project):
         return []
-    return links_of(db, [res.unique_id])[res.unique_id]
+    return links_of(db, caller, [res.unique_id])[res.unique_id]
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
@@ -94,13 +97,23 @@ def write_metadata(db: Session, caller: Caller, rid: str, data: dict, mode: str)
                                  "PATCH to merge or POST with overwrite=true to replace")
     else:
         row.data = deep_merge(row.data or {}, data) if mode == "merge" else data
+    if len(json.dumps(row.data)) > MAX_METADATA_CHARS:
+        raise HTTPException(413, f"Scientific metadata larger than {MAX_METADATA_CHARS} characters")
     db.commit()
     return _meta_body(key, row.data)
 
 
+def check_metadata_readable(caller: Caller, res: Union[Entity, Project]) -> None:
+    """A project's record is readable by anyone with a key; its metadata only by members."""
+    if isinstance(res, Project) and not caller.is_admin and res.project_id not in caller.groups:
+        raise HTTPException(403, f"Only members of project {res.project_id} may read its metadata")
+
+
 @router.get("/resources/{rid}/metadata")
 def get_metadata(rid: str, db: DB, caller: Who):
-    key = res_id(resolve(db, caller, rid))
+    res = resolve(db, caller, rid)
+    check_metadata_readable(caller, res)
+    key = res_id(res)
     row = db.get(Metadata, key)
     return _meta_body(key, row.data if row else None)
 

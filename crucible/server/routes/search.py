@@ -1,4 +1,4 @@
-"""Metadata search (§5.5): every term (case-insensitive) must occur in the keys or values.
+"""Metadata search: every term (case-insensitive) must occur in the keys or values.
 
 A simple substring match stands in for the real service's stemmed full-text search; results are
 ranked by how often the terms occur, across all resource types the caller may read.

@@ -1,4 +1,4 @@
-"""Users, access groups, service accounts (§5.7)."""
+"""Users, access groups, service accounts."""
 
 from __future__ import annotations
 
@@ -9,32 +9,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ...mfid import new_mfid
-from ..accounts import add_member, ensure_project, remove_member, upsert_user
+from ..accounts import add_member, ensure_project, find_user, remove_member, update_user, upsert_user
 from ..auth import Caller, can_read, can_write, issue_key, require_admin, user_groups, visible_clause
 from ..db import ApiKey, Entity, Project, User
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
-from ..records import off_envelope, public_user
-from ..schemas import ResolveIn, ServiceAccountIn, UserCreate
+from ..records import off_envelope, public_user, user_record
+from ..schemas import ResolveIn, ServiceAccountIn, UserCreate, UserPatch, set_fields
+from .projects import project_record
 
 router = APIRouter(tags=["users"])
 USER_FILTERS = ("unique_id", "username", "first_name", "last_name", "email", "is_service_account")
-
-
-def user_record(u: User) -> dict:
-    return {"id": u.id, "unique_id": u.unique_id, "orcid": u.unique_id, "username": u.username,
-            "first_name": u.first_name, "last_name": u.last_name, "email": u.email,
-            "is_service_account": bool(u.is_service_account), "is_admin": bool(u.is_admin)}
-
-
-def find_user(db: Session, *, orcid: Optional[str] = None, email: Optional[str] = None,
-              username: Optional[str] = None) -> Optional[User]:
-    if orcid is not None:
-        return db.scalar(select(User).where(User.unique_id == orcid))
-    if username is not None:
-        return db.scalar(select(User).where(User.username == username))
-    if email is not None:
-        return db.scalar(select(User).where(User.email == email).order_by(User.id.desc()))
-    return None
 
 
 def _user_or_404(db: Session, orcid: str) -> User:
@@ -121,12 +105,13 @@ def get_user(orcid: str, db: DB, caller: Who):
 
 
 @router.patch("/users/{orcid}")
-def patch_user(orcid: str, body: dict, db: DB, caller: Who):
+def patch_user(orcid: str, body: UserPatch, db: DB, caller: Who):
     require_admin(caller)
     user = _user_or_404(db, orcid)
-    for k in ("first_name", "last_name", "email", "is_service_account", "username"):
-        if k in body:
-            setattr(user, k, body[k])
+    fields = set_fields(body)
+    if fields.get("is_service_account") is None:
+        fields.pop("is_service_account", None)
+    update_user(db, user, fields, keep_none=True)
     db.commit()
     return user_record(user)
 
@@ -139,8 +124,6 @@ def user_projects(orcid: str, db: DB, caller: Who, limit: Limit = 100, offset: O
     q = select(Project).where(Project.project_id.in_(groups))
     total = db.scalar(select(func.count()).select_from(q.subquery()))
     rows = db.scalars(q.order_by(Project.seq).limit(limit).offset(offset))
-    from .projects import project_record
-
     return off_envelope([project_record(db, caller, p, brief=True) for p in rows], total, limit, offset)
 
 

@@ -22,12 +22,12 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from ..mfid import new_mfid
-from .db import Upload, UploadPart
-from .deps import DB, Conf, Who
-from .routes.files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
+from ...mfid import new_mfid
+from ..db import Upload, UploadPart
+from ..deps import DB, Conf, Offset, Who
+from .files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
                            writable_upload)
-from .schemas import UploadInitiate
+from ..schemas import UploadInitiate
 from .uploads import receive_exactly
 
 router = APIRouter(prefix="/datasets/{dsid}/upload/multipart", tags=["files"])
@@ -67,12 +67,12 @@ def _message(upload_id: str, n: int, crc: str) -> str:
 
 
 @router.post("/initiate")
-def initiate(dsid: str, body: UploadInitiate, db: DB, caller: Who, conf: Conf):
-    ds, existing = writable_dataset_or_existing_file(db, caller, dsid, body)
+def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
+    ds, existing = writable_dataset_or_existing_file(db, caller, request.app.state.storage, dsid, body)
     if existing is not None:
         return existing
-    if not body.filename or body.size == 0:
-        raise HTTPException(422, "A non-empty file with a filename is required")
+    if body.size == 0:
+        raise HTTPException(422, "A non-empty file is required")
     up = Upload(upload_id=new_mfid(), dataset_mfid=dsid, filename=body.filename, size=body.size,
                 sha256_hash=body.sha256_hash, received=0, part_size=conf.chunk_size_hint)
     db.add(up)
@@ -88,7 +88,8 @@ def _multipart(db, caller, dsid: str, upload_id: str):
 
 
 @router.get("/{upload_id}")
-def status(dsid: str, upload_id: str, db: DB, caller: Who, part_number_marker: Optional[int] = None):
+def status(dsid: str, upload_id: str, db: DB, caller: Who,
+           part_number_marker: Optional[Offset] = None):
     _, up = _multipart(db, caller, dsid, upload_id)
     q = select(UploadPart).where(UploadPart.upload_id == upload_id)
     if part_number_marker:
@@ -126,7 +127,7 @@ async def complete(dsid: str, body: CompleteIn, request: Request):
 
 
 def _complete(request: Request, dsid: str, body: CompleteIn) -> dict:
-    from .auth import authenticate
+    from ..auth import authenticate
 
     storage = request.app.state.storage
     with request.app.state.sessions() as db:

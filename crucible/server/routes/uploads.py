@@ -1,4 +1,4 @@
-"""The resumable-upload URI (GCS-style protocol, contract §6), streamed to disk.
+"""The resumable-upload URI (the GCS-style resumable protocol), streamed to disk.
 
 Chunks are written at the confirmed offset while SHA-256 and CRC32C are updated incrementally, so
 no chunk is held in memory and ``complete`` needs no second pass over the data. A chunk that
@@ -20,7 +20,7 @@ import google_crc32c
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from .db import Upload
+from ..db import Upload
 
 router = APIRouter()
 QUANTUM = 256 * 1024

@@ -11,17 +11,16 @@ import base64
 import hashlib
 import os
 import re
+from pathlib import Path
 
 import anyio
 import google_crc32c
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import select
-
-from ..mfid import new_mfid
-from .auth import authenticate, check_write
-from .db import File
-from .records import get_entity
-from .routes.files import file_record
+from ...mfid import new_mfid
+from ..auth import authenticate, check_write
+from ..file_rows import file_record, register_blob
+from ..names import file_name_problem
+from ..records import get_entity
 
 router = APIRouter(tags=["files"])
 MAX_BYTES = 2 * 1024**3  # S clients send < 1e8 bytes per file; refuse absurd bodies with 413
@@ -46,11 +45,11 @@ class _Part:
         self.size += len(data)
 
 
-async def _parse(request: Request, boundary: bytes, tmp_dir) -> list[_Part]:
-    """Split the streamed body at ``--boundary`` lines; return the file parts written."""
+async def _parse(request: Request, boundary: bytes, tmp_dir, parts: list[_Part]) -> None:
+    """Split the streamed body at ``--boundary`` lines, appending each file part to ``parts``
+    as it starts (so the caller can remove every temporary file, also when parsing fails)."""
     delim = b"\r\n--" + boundary
     buf = b"\r\n"  # lets the first delimiter match like the others
-    parts: list[_Part] = []
     current: _Part | None = None
     in_headers, seen = False, 0
     async for piece in request.stream():
@@ -87,7 +86,7 @@ async def _parse(request: Request, boundary: bytes, tmp_dir) -> list[_Part]:
                 current = None
             rest = buf[idx + len(delim):]
             if rest.startswith(b"--"):
-                return parts
+                return
             buf = rest[2:]  # the CRLF after the boundary line
             in_headers = True
     raise HTTPException(400, "Malformed multipart body (no closing boundary)")
@@ -99,20 +98,33 @@ async def legacy_upload(dsid: str, request: Request):
     m = re.search(r'boundary="?([^";]+)"?', ctype)
     if not ctype.lower().startswith("multipart/form-data") or m is None:
         raise HTTPException(422, "Expected multipart/form-data with parts named 'files'")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BYTES:
+        raise HTTPException(413, f"Upload larger than {MAX_BYTES} bytes")
     await anyio.to_thread.run_sync(_check_access, request, dsid)
     storage = request.app.state.storage
     parts: list[_Part] = []
     try:
-        parts = await _parse(request, m.group(1).encode(), str(storage.uploads))
+        await _parse(request, m.group(1).encode(), str(storage.uploads), parts)
         files = [p for p in parts if p.name == "files" and p.filename]
         if not files:
             raise HTTPException(422, "No parts named 'files' with a filename")
-        return await anyio.to_thread.run_sync(_register, request, dsid, files)
-    finally:
+        names = [_part_name(p) for p in files]
+        return await anyio.to_thread.run_sync(_register, request, dsid, files, names)
+    finally:  # whatever happened (bad body, cut connection, refusal), no temporary file stays
         for p in parts:
             p.fh.close()
             if os.path.exists(p.path):
                 os.unlink(p.path)
+
+
+def _part_name(part: _Part) -> str:
+    """The part's file name without folders (S clients send a basename); 422 if unusable."""
+    name = os.path.basename(part.filename.replace("\\", "/"))
+    problem = file_name_problem(name)
+    if problem is not None:
+        raise HTTPException(422, f"filename {problem}")
+    return name
 
 
 def _check_access(request: Request, dsid: str) -> None:
@@ -121,22 +133,16 @@ def _check_access(request: Request, dsid: str) -> None:
         check_write(db, caller, get_entity(db, caller, dsid, "dataset"))
 
 
-def _register(request: Request, dsid: str, parts: list[_Part]) -> list[dict]:
+def _register(request: Request, dsid: str, parts: list[_Part], names: list[str]) -> list[dict]:
     storage = request.app.state.storage
     out = []
     with request.app.state.sessions() as db:
         ds = get_entity(db, _caller(request, db), dsid, "dataset")
-        for p in parts:
-            sha = p.sha.hexdigest()
-            f = db.scalar(select(File).where(File.dataset_mfid == dsid, File.sha256_hash == sha))
-            if f is None:
-                name = os.path.basename(p.filename.replace("\\", "/")) or "upload"
-                f = File(mfid=new_mfid(), dataset_mfid=dsid, relpath=name, filename=f"api-uploads/{name}",
-                         size=p.size, sha256_hash=sha,
-                         crc32c=base64.b64encode(p.crc.to_bytes(4, "big")).decode())
-                os.replace(p.path, storage.staged_file(f.mfid))
-                db.add(f)
-                db.commit()
+        for p, name in zip(parts, names):
+            crc = base64.b64encode(p.crc.to_bytes(4, "big")).decode()
+            f, _ = register_blob(db, storage, dsid=dsid, blob=Path(p.path), relpath=name,
+                                 upload_path=f"api-uploads/{name}", size=p.size,
+                                 sha256=p.sha.hexdigest(), crc32c=crc)
             out.append(file_record(f, ds.id))
     return out
 
