@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from crucible_prefect.credentials import CrucibleCredentials
 
 __all__ = ["prefect_backend", "crucible_credentials", "start_prefect_server",
-           "drain_prefect_workers", "read_task_runs", "CREDENTIALS_BLOCK_NAME"]
+           "drain_prefect_workers", "read_task_runs", "read_stored_events",
+           "CREDENTIALS_BLOCK_NAME"]
 
 SERVER_START_TIMEOUT_S = 120.0
 #: Name under which ``crucible_credentials`` saves its block.
@@ -185,3 +186,37 @@ def read_task_runs(flow_run_id: Any, expected: int, timeout: float = 60.0) -> li
             if len(final) >= expected or time.monotonic() > deadline:
                 return runs
             time.sleep(0.2)
+
+
+def read_stored_events(event_id: str, timeout: float = 60.0) -> list:
+    """Every event with ``event_id`` that the Prefect API stored, once it stored all sent so far.
+
+    The server persists events asynchronously, so the first non-empty read can come before a
+    duplicate is stored. This posts a marker event and waits until the marker is readable (the
+    server persists events in the order it received them), then reads all events with the id.
+    """
+    import datetime as dt
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventIDFilter, EventOccurredFilter
+
+    now = dt.datetime.now(dt.timezone.utc)
+    marker = str(uuid.uuid4())
+    window = EventOccurredFilter(since=now - dt.timedelta(days=1), until=now + dt.timedelta(days=1))
+
+    def read(ids: list[str]) -> list:
+        return client.read_events(filter=EventFilter(id=EventIDFilter(id=ids), occurred=window),
+                                  limit=50).events
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        response = client.request("POST", "/events", json=[{
+            "id": marker, "occurred": now.isoformat(), "event": "crucible.test.barrier",
+            "resource": {"prefect.resource.id": "crucible.test.barrier"}}])
+        response.raise_for_status()
+        while not read([marker]):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the Prefect API did not store the marker event")
+            time.sleep(0.2)
+        return read([event_id])
