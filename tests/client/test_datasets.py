@@ -185,10 +185,31 @@ def test_delete_files_a_deletion_request(client, dataset, admin):
     assert admin.deletions.get(req["id"])["status"] == "pending"
 
 
-def test_access_groups(admin, dataset):
-    admin.datasets.add_access_group(dataset, "GUESTS", read=True, write=False)
-    admin.datasets.add_access_group(dataset, "GUESTS", read=True, write=False)
-    assert "GUESTS" in admin.datasets.get_access_groups(dataset)
+def test_access_groups(admin, dataset, crucible_server):
+    """A read-only group grant lets a member of that group (in no project) read, not write;
+    granting twice stores one grant."""
+    import uuid
+
+    from crucible import CrucibleClient
+    from crucible.errors import CrucibleHTTPError
+
+    tag = uuid.uuid4().int % 10_000
+    orcid, group = f"0000-0008-{tag:04d}-0001", f"GUESTS-{tag:04d}"
+    guest_key = crucible_server.add_user(orcid, first_name="Guest")
+    admin.users.add_to_access_group(orcid, group)
+    with CrucibleClient(crucible_server.url, guest_key) as guest:
+        with pytest.raises(NotFoundError):
+            guest.datasets.get(dataset)
+        assert admin.users.check_dataset_access(orcid, dataset) == {"read": False, "write": False}
+        admin.datasets.add_access_group(dataset, group, read=True, write=False)
+        admin.datasets.add_access_group(dataset, group, read=True, write=False)
+        assert admin.datasets.get_access_groups(dataset).count(group) == 1
+        assert guest.datasets.get(dataset)["unique_id"] == dataset
+        assert dataset in [d["unique_id"] for d in guest.datasets.list(limit=None)]
+        assert admin.users.check_dataset_access(orcid, dataset) == {"read": True, "write": False}
+        with pytest.raises(CrucibleHTTPError) as refused:
+            guest.datasets.add_keyword(dataset, "guest-was-here")
+        assert refused.value.status_code == 403
 
 
 def test_request_ingestion_and_status(client, dataset, make_file):
