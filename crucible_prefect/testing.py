@@ -227,11 +227,12 @@ def read_stored_events(event_id: str, timeout: float = 60.0) -> list:
 
     now = dt.datetime.now(dt.timezone.utc)
     marker = str(uuid.uuid4())
-    window = EventOccurredFilter(since=now - dt.timedelta(days=1), until=now + dt.timedelta(days=1))
+    window = EventOccurredFilter.model_validate(
+        {"since": now - dt.timedelta(days=1), "until": now + dt.timedelta(days=1)})
 
     def read(ids: list[str]) -> list:
-        return client.read_events(filter=EventFilter(id=EventIDFilter(id=ids), occurred=window),
-                                  limit=50).events
+        wanted = EventIDFilter(id=[uuid.UUID(i) for i in ids])
+        return client.read_events(filter=EventFilter(id=wanted, occurred=window), limit=50).events
 
     deadline = time.monotonic() + timeout
     with get_client(sync_client=True) as client:
