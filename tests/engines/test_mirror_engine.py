@@ -219,3 +219,18 @@ def test_query_selects_by_project_keyword_and_sample(client, crucible_user, tmp_
         sorted([tagged, other])
     with pytest.raises(ValueError, match="nothing selected"):
         source.select(Query())
+
+
+def test_two_files_on_one_path_the_second_fails(client, crucible_user, tmp_path):
+    """docs/mirror.md: two files that a layout puts on the same path — the second fails, the
+    first is written once and intact."""
+    files = {"a/x.bin": b"first" * 100, "b/x.bin": b"second" * 100}
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
+    report, dest = run(client, (f"file://{tmp_path}/out", {}), [dsid],
+                       template="{dataset_id}/{filename}", record_template=None)
+    rows = sorted(report.results, key=lambda r: r.status)
+    assert [r.status for r in rows] == ["copied", "failed"], rows
+    assert rows[0].path == f"{dsid}/x.bin"
+    assert "b/x.bin" in rows[1].path  # named by its source path (today: quoted, "'b/x.bin'")
+    assert f"'{dsid}/x.bin' is already used by another file" in rows[1].reason
+    assert read_tree(dest)[f"{dsid}/x.bin"] == files["a/x.bin"]

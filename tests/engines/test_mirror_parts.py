@@ -244,3 +244,14 @@ def test_errors_never_show_the_signature(storage, tmp_path):
         "SECRETSIG" not in repr(info.value.__context__)
     assert redact_url(storage.url).endswith("/blob/abc")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_table_artifact_rows_are_capped_with_failures_first():
+    """docs/mirror.md: one row per file, failures first, at most 2000 rows."""
+    from crucible.mirror.report import TABLE_ROW_LIMIT, FileResult, MirrorReport
+
+    results = [FileResult("d", f"ok/{i:05d}", "copied", bytes=1) for i in range(2500)]
+    results += [FileResult("d", f"bad/{i}", "failed", error="ChecksumMismatch") for i in range(3)]
+    table = MirrorReport(destination="memory://x", results=results).table()
+    assert TABLE_ROW_LIMIT == 2000 and len(table) == 2000
+    assert [r["status"] for r in table[:3]] == ["failed"] * 3 and table[3]["status"] == "copied"
