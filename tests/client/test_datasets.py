@@ -290,3 +290,33 @@ def test_a_failed_set_up_names_the_created_dataset(client, project_id, make_file
     rec = client.datasets.upload_file(dsid, f, wait=True, timeout=60)
     assert rec["ingestion_request"]["status"] == "complete"
     assert len(client.files.list(dataset_id=dsid)) == 1
+
+
+def test_a_list_cut_by_limit_is_logged(client, project_id, caplog):
+    """docs/client.md: a result cut by ``limit`` is logged, never silent; ``limit=None`` is not."""
+    import logging
+
+    for i in range(3):
+        client.datasets.create(Dataset(dataset_name=f"cut-{i}", project_id=project_id))
+    with caplog.at_level(logging.INFO, logger="crucible"):
+        assert len(client.datasets.list(limit=2, project_id=project_id)) == 2
+    assert any("returning the first 2" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="crucible"):
+        assert len(client.datasets.list(limit=None, project_id=project_id)) >= 3
+    assert not any("returning the first" in r.getMessage() for r in caplog.records)
+
+
+def test_users_get_by_an_ambiguous_email_raises(admin, crucible_server):
+    """docs/client.md: users.get(email=) raises on an ambiguous match instead of picking one."""
+    import uuid
+
+    from crucible import CrucibleError
+
+    tag = uuid.uuid4().int % 10_000
+    email = f"shared-{tag}@example.org"
+    for n in (3, 4):
+        crucible_server.add_user(f"0000-0008-{tag:04d}-000{n}", email=email)
+    with pytest.raises(CrucibleError, match="2 users have the email"):
+        admin.users.get(email=email)
+    assert admin.users.get(email=f"nobody-{tag}@example.org") is None
