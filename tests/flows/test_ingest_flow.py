@@ -401,6 +401,21 @@ def test_named_global_concurrency_limit_is_held_and_released(ingest, user_client
     assert after == 0
 
 
+def test_rerun_leaves_complete_datasets_alone_and_an_unknown_limit_is_ignored(
+        ingest, user_client, tmp_path):
+    """docs/ingest.md: changing keywords on a re-run does not update complete datasets; a
+    concurrency_limit that does not exist is ignored (the run still completes)."""
+    root = write_run(unique_run(tmp_path), {"one.dat": b"1" * 50})
+    state, first = ingest(root, mode="files", keywords=["first"])
+    assert state.is_completed(), first.summary()
+    state, again = ingest(root, mode="files", keywords=["second"],
+                          concurrency_limit=f"no-such-limit-{uuid.uuid4().hex[:6]}")
+    assert state.is_completed() and again.count("exists") == 1 and again.created == []
+    [dsid] = first.datasets
+    words = {k["keyword"] if isinstance(k, dict) else k for k in user_client.datasets.get_keywords(dsid)}
+    assert "first" in words and "second" not in words
+
+
 def test_a_failing_extractor_fails_its_group_and_creates_nothing_for_it(ingest, user_client,
                                                                           tmp_path):
     root = write_run(unique_run(tmp_path), {"a.ser": b"a", "a.json": b"{broken", "b.dat": b"b"})
