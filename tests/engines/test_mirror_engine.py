@@ -236,3 +236,33 @@ def test_two_files_on_one_path_the_second_fails(client, crucible_user, tmp_path)
     assert f"'{dsid}/x.bin' is already used by another file" in rows[1].reason
     winner = "b/x.bin" if loser == "a/x.bin" else "a/x.bin"
     assert read_tree(dest)[f"{dsid}/x.bin"] == files[winner]
+
+
+def test_present_files_missing_from_the_manifest_are_verified_not_downloaded(client, crucible_user,
+                                                                            tmp_path):
+    """docs/mirror.md: a file present with the right size but not in the manifest is re-hashed
+    at the destination and adopted ("verified"), not downloaded again."""
+    import shutil
+
+    files = {"a.bin": os.urandom(5000), "sub/b.bin": os.urandom(7000)}
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
+    url = (f"file://{tmp_path}/out", {})
+    first, _ = run(client, url, [dsid], record_template=None)
+    assert set(by_status(first)) == {"copied"}
+    shutil.rmtree(tmp_path / "out" / ".crucible-mirror")
+    again, _ = run(client, url, [dsid], record_template=None)
+    assert set(by_status(again)) == {"verified"} and again.bytes_copied == 0
+    third, _ = run(client, url, [dsid], record_template=None)
+    assert set(by_status(third)) == {"skipped"}  # adopted into the manifest
+
+
+def test_a_file_not_ingested_yet_fails_with_a_clear_message(client, crucible_user, tmp_path):
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"ok.bin": b"ok" * 100})
+    src = tmp_path / "late.bin"
+    src.write_bytes(b"late" * 100)
+    client.datasets.upload_file(dsid, src, ingest=False)
+    report, _ = run(client, (f"file://{tmp_path}/out", {}), [dsid], record_template=None)
+    statuses = {r.path.rsplit("/", 1)[-1].strip("'"): r for r in report.results}
+    assert statuses["ok.bin"].status == "copied"
+    assert statuses["late.bin"].status == "failed"
+    assert "ingest" in statuses["late.bin"].reason.lower(), statuses["late.bin"].reason
