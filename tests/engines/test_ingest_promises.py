@@ -84,8 +84,9 @@ def test_at_most_four_big_uploads_at_once(gateway, crucible_user, instrument, tm
 
     monkeypatch.setattr(worker, "BIG_FILE_BYTES", 1000)
     root = write_run(tmp_path, {f"big{i}.dat": os.urandom(5000 + i) for i in range(10)})
-    initiate = (lambda method, path: "initiate" if method == "POST" and path.endswith("/initiate")
-                else None)
+    def initiate(method: str, path: str) -> str | None:
+        return "initiate" if method == "POST" and path.endswith("/initiate") else None
+
     gateway.label = initiate
     gateway.delay = lambda method, path: 0.3 if initiate(method, path) else 0.0
     with CrucibleClient(gateway.api, crucible_user.api_key) as client:
