@@ -32,7 +32,8 @@ _HOP_HEADERS = {"host", "connection", "transfer-encoding", "content-length", "co
 class Gateway(ThreadingHTTPServer):
     """Relays requests to ``upstream``; ``answer(method, path)`` may answer a status itself
     (a 502 from a load balancer), ``drop_params`` are removed from query strings (an API that
-    ignores them), ``delay(method, path)`` holds a request before relaying it. ``seen`` lists
+    ignores them), ``delay(method, path)`` holds a request before relaying it,
+    ``rewrite(method, path, body)`` changes an answer's body. ``seen`` lists
     (method, path, query) and ``max_in_flight[label]`` the most concurrent requests per label."""
 
     daemon_threads = True
@@ -44,6 +45,7 @@ class Gateway(ThreadingHTTPServer):
         self.drop_params: set[str] = set()
         self.delay: Callable[[str, str], float] = lambda method, path: 0.0
         self.label: Callable[[str, str], Optional[str]] = lambda method, path: None
+        self.rewrite: Callable[[str, str, bytes], bytes] = lambda method, path, body: body
         self.seen: list[tuple[str, str, dict]] = []
         self.max_in_flight: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}
@@ -102,13 +104,14 @@ class _GatewayHandler(BaseHTTPRequestHandler):
                                    allow_redirects=False, timeout=120)
         finally:
             gw.leave(label)
+        content = gw.rewrite(self.command, parts.path, r.content)
         self.send_response(r.status_code)
         for k, v in r.headers.items():
             if k.lower() not in _HOP_HEADERS:
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(r.content)))
+        self.send_header("Content-Length", str(len(content)))
         self.end_headers()
-        self.wfile.write(r.content)
+        self.wfile.write(content)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _relay
 

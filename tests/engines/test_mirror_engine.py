@@ -266,3 +266,22 @@ def test_a_file_not_ingested_yet_fails_with_a_clear_message(client, crucible_use
     assert statuses["ok.bin"].status == "copied"
     assert statuses["late.bin"].status == "failed"
     assert "ingest" in statuses["late.bin"].reason.lower(), statuses["late.bin"].reason
+
+
+def test_a_dead_link_is_retried_once_with_a_fresh_one(gateway, crucible_user, tmp_path):
+    """docs/mirror.md: a file that cannot be fetched gets one more attempt with a fresh signed
+    URL. The gateway breaks the signatures in the dataset's link list; the per-file link the
+    mirror asks for next is intact."""
+    from crucible import CrucibleClient, RetryPolicy
+
+    with CrucibleClient(gateway.api, crucible_user.api_key,
+                        retry=RetryPolicy(attempts=2, backoff=0.01, backoff_max=0.05)) as client:
+        body = os.urandom(4000)
+        dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"a.bin": body})
+        gateway.rewrite = lambda method, path, content: (
+            content.replace(b"sig=", b"sig=0") if path.endswith("/download_links") else content)
+        report, dest = run(client, (f"file://{tmp_path}/out", {}), [dsid], record_template=None)
+    assert by_status(report) == {"copied": [f"{crucible_user.project_id}/{dsid}/a.bin"]}
+    assert read_tree(dest)[f"{crucible_user.project_id}/{dsid}/a.bin"] == body
+    fresh = [p for m, p, q in gateway.seen if p.endswith("/download_link")]
+    assert len(fresh) == 1
