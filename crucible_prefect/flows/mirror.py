@@ -16,35 +16,16 @@ from typing import Any, cast
 from prefect import flow
 
 from crucible.jobs import run_job
-from crucible.secrets import secret_paths, url_has_password
 from crucible.mirror import (DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, Destination, MirrorFailed,
                              MirrorJob, MirrorOptions, MirrorReport, Query, open_destination)
 from crucible_prefect.artifacts import ProgressArtifact
 from crucible_prefect.credentials import CrucibleCredentials
-from crucible_prefect.flows.contract import finish_flow, load_storage_secret
+from crucible_prefect.flows.contract import check_no_secrets, finish_flow, load_storage_secret
 from crucible_prefect.runners import TaskRunner, dask_variant
 from crucible_prefect.tasks.common import client_for
 
-__all__ = ["MirrorFailed", "MirrorReport", "check_no_secrets", "mirror_downloads",
-           "mirror_downloads_dask", "open_destination_or_block"]
-
-
-def check_no_secrets(destination: str | None, storage_options: dict[str, Any] | None) -> None:
-    """Refuse credentials in flow parameters: Prefect stores them in clear and shows them.
-
-    Secret fsspec options (crucible/secrets.py names them, at any depth) belong in a Prefect
-    Secret block named by ``storage_secret``, merged in at run time.
-    """
-    found = secret_paths(storage_options)
-    if found:
-        raise ValueError(
-            f"storage_options hold secrets ({', '.join(repr(p) for p in found)}); flow parameters "
-            "are stored in clear and shown in the Prefect UI. Put them in a Prefect Secret block "
-            "(a JSON object of fsspec options) and pass its name as storage_secret")
-    if url_has_password(destination):
-        raise ValueError("the destination URL holds a password; flow parameters are shown in the "
-                         "Prefect UI. Leave it out of the URL and put it in a Prefect Secret block "
-                         "named by storage_secret")
+__all__ = ["MirrorFailed", "MirrorReport", "mirror_downloads", "mirror_downloads_dask",
+           "open_destination_or_block"]
 
 
 def open_destination_or_block(url: str | None, storage_options: dict[str, Any] | None,

@@ -357,7 +357,8 @@ def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
     for d in run_datasets(user_client, run):
         stored.update(files_of(user_client, d["unique_id"]))
     assert set(stored) == {sha(b) for b in data.values()} and len(report.datasets) == 2
-    state, again = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=options)
+    state, again = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=public,
+                          storage_secret=secret_name)
     assert state.is_completed() and again.created == [] and again.count("exists") == 3
 
 
@@ -414,6 +415,18 @@ def test_rerun_leaves_complete_datasets_alone_and_an_unknown_limit_is_ignored(
     [dsid] = first.datasets
     words = {k["keyword"] if isinstance(k, dict) else k for k in user_client.datasets.get_keywords(dsid)}
     assert "first" in words and "second" not in words
+
+
+def test_secrets_in_storage_options_or_the_path_are_refused(ingest, user_client, tmp_path):
+    """docs/ingest.md: flow parameters are shown in the Prefect UI, so a secret-named option (at
+    any depth) or a password in the path URL fails the run before anything is read or made."""
+    root = write_run(unique_run(tmp_path), {"one.dat": b"1"})
+    state, report = ingest(root, storage_options={"client_kwargs": {"aws_secret_access_key": "s"}})
+    assert state.is_failed() and "'client_kwargs.aws_secret_access_key'" in report.errors[0]
+    assert "storage_secret" in report.errors[0]
+    state, report = ingest(f"sftp://u:hunter2@127.0.0.1:1/{root.name}")
+    assert state.is_failed() and "path URL holds a password" in report.errors[0]
+    assert run_datasets(user_client, root.name) == []
 
 
 def test_a_failing_extractor_fails_its_group_and_creates_nothing_for_it(ingest, user_client,
