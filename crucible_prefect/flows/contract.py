@@ -14,6 +14,7 @@ from prefect.states import Completed, Failed
 
 from crucible.jobs import JobFailed, JobReport
 from crucible.jobs.errors import failure_message
+from crucible.secrets import secret_paths, url_has_password
 from crucible_prefect.artifacts import publish_report
 from crucible_prefect.tasks.common import run_logger
 
@@ -45,6 +46,25 @@ def report_of(state: Any) -> JobReport:
     if isinstance(result, BaseException):
         raise result
     raise TypeError(f"not a job report: {type(result).__name__}")
+
+
+def check_no_secrets(url: str | None, storage_options: dict[str, Any] | None,
+                     what: str = "destination") -> None:
+    """Refuse credentials in flow parameters: Prefect stores them in clear and shows them.
+
+    Secret fsspec options (crucible/secrets.py names them, at any depth) belong in a Prefect
+    Secret block named by ``storage_secret``, merged in at run time.
+    """
+    found = secret_paths(storage_options)
+    if found:
+        raise ValueError(
+            f"storage_options hold secrets ({', '.join(repr(p) for p in found)}); flow parameters "
+            "are stored in clear and shown in the Prefect UI. Put them in a Prefect Secret block "
+            "(a JSON object of fsspec options) and pass its name as storage_secret")
+    if url_has_password(url):
+        raise ValueError(f"the {what} URL holds a password; flow parameters are shown in the "
+                         "Prefect UI. Leave it out of the URL and put it in a Prefect Secret block "
+                         "named by storage_secret")
 
 
 def load_storage_secret(options: dict | None, secret_name: str | None) -> dict:

@@ -19,7 +19,7 @@ from crucible.ingest.settings import MAX_WORKERS, IngestSettings, Mode
 from crucible.jobs import run_job
 from crucible_prefect.artifacts import ProgressArtifact, artifact_key
 from crucible_prefect.credentials import CrucibleCredentials
-from crucible_prefect.flows.contract import finish_flow, load_storage_secret
+from crucible_prefect.flows.contract import check_no_secrets, finish_flow, load_storage_secret
 from crucible_prefect.runners import TaskRunner, dask_variant
 from crucible_prefect.tasks.common import client_for, run_logger
 
@@ -78,8 +78,8 @@ def ingest_instrument_output(
         settle_seconds: Files modified more recently than this are held back for a later run.
         max_concurrency: File groups processed in parallel (1-64).
         concurrency_limit: Name of a Prefect global concurrency limit to hold per unit of work.
-        storage_options: fsspec options for ``path`` (host, port, ...; no secrets: parameters
-            are visible in the Prefect UI).
+        storage_options: fsspec options for ``path`` (host, port, ...). Secrets are refused
+            (crucible/secrets.py): parameters are visible in the Prefect UI.
         storage_secret: Name of a Prefect Secret block holding a JSON object of secret fsspec
             options (password, key, ...), merged into ``storage_options`` at run time.
         digest_cache: Remember file digests locally (by path, size, mtime) so re-runs read nothing.
@@ -90,6 +90,7 @@ def ingest_instrument_output(
         params.pop(name)
     report = IngestReport(path=path, run=run_name or "", mode=mode or "session")
     try:
+        check_no_secrets(path, storage_options, what="path")
         params["storage_options"] = load_storage_secret(storage_options, storage_secret)
         settings = IngestSettings.from_parameters(**params)
         client = client_for(credentials)

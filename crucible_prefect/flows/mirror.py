@@ -20,14 +20,12 @@ from crucible.mirror import (DEFAULT_RECORD_TEMPLATE, DEFAULT_TEMPLATE, Destinat
                              MirrorJob, MirrorOptions, MirrorReport, Query, open_destination)
 from crucible_prefect.artifacts import ProgressArtifact
 from crucible_prefect.credentials import CrucibleCredentials
-from crucible_prefect.flows.contract import finish_flow
+from crucible_prefect.flows.contract import check_no_secrets, finish_flow, load_storage_secret
 from crucible_prefect.runners import TaskRunner, dask_variant
-from crucible_prefect.tasks.common import client_for, run_logger
+from crucible_prefect.tasks.common import client_for
 
 __all__ = ["MirrorFailed", "MirrorReport", "mirror_downloads", "mirror_downloads_dask",
            "open_destination_or_block"]
-
-_SECRET_HINTS = ("secret", "password", "token", "key", "credential")
 
 
 def open_destination_or_block(url: str | None, storage_options: dict[str, Any] | None,
@@ -57,6 +55,7 @@ def mirror_downloads(
     instrument_name: str | None = None,
     created_since: datetime | None = None,
     storage_options: dict[str, Any] | None = None,
+    storage_secret: str | None = None,
     destination_block: str | None = None,
     layout: str = DEFAULT_TEMPLATE,
     record_layout: str | None = DEFAULT_RECORD_TEMPLATE,
@@ -72,18 +71,19 @@ def mirror_downloads(
     Returns the report (``report.summary()``: counts per status, bytes copied, failures). The
     run fails if any file failed; everything else was still mirrored and recorded in the manifest.
     ``include``/``exclude`` are globs on the files' relative paths (docs/globs.md).
+    ``storage_options`` holding a secret (a key, password, token, ...) are refused before
+    anything is done: give secrets as ``storage_secret``, the name of a Prefect Secret block
+    holding a JSON object of fsspec options, merged into ``storage_options`` at run time.
     """
-    logger = run_logger()
-    if storage_options and any(h in k.lower() for k in storage_options for h in _SECRET_HINTS):
-        logger.warning("storage_options look like they hold credentials; flow parameters are "
-                       "stored in clear by Prefect. Prefer environment credentials or a block.")
+    check_no_secrets(destination, storage_options)
     options = MirrorOptions(template=layout, record_template=record_layout,
                             delete_extraneous=delete_extraneous, max_concurrency=max_concurrency,
                             include=tuple(include or ()), exclude=tuple(exclude or ()))
     query = Query(dataset_ids=tuple(dataset_ids or ()), project_id=project_id, sample_id=sample_id,
                   include_descendants=include_descendants, keyword=keyword,
                   instrument_name=instrument_name, created_since=created_since)
-    dest = open_destination_or_block(destination, storage_options, destination_block)
+    dest = open_destination_or_block(destination, load_storage_secret(storage_options, storage_secret),
+                                     destination_block)
     job = MirrorJob(query, dest, client_for(credentials), options,
                     on_progress=ProgressArtifact(f"Mirror to {dest.url}"))
     runner = TaskRunner(credentials, task_name=MirrorJob.TASK_NAME,

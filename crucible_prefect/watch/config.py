@@ -18,14 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crucible.ingest.settings import IngestOptions
+from crucible.secrets import secret_paths, url_has_password
 
 #: Names a writer uses while a file is still open (rename-on-close); a run holding one is busy.
 DEFAULT_BUSY_PATTERNS: tuple[str, ...] = (
     "*.tmp", "*.part", "*.partial", "*.crdownload", "*.filepart", "~$*", ".~lock.*",
 )
-
-_SECRET_HINTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "pkey",
-                 "private_key", "api_key", "access_key")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -117,12 +115,22 @@ class InstrumentEntry(IngestOptions):
     @field_validator("storage_options")
     @classmethod
     def _no_secrets(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        for key in value or {}:
-            if any(hint in key.lower() for hint in _SECRET_HINTS):
-                raise ValueError(
-                    f"{key!r} looks like a secret; event payloads and flow parameters are shown in "
-                    "the Prefect UI. Put it in a Prefect Secret block and name it in storage_secret"
-                )
+        found = secret_paths(value)
+        if found:
+            names = ", ".join(repr(path) for path in found)
+            raise ValueError(
+                f"{names} {'looks like a secret' if len(found) == 1 else 'look like secrets'}; "
+                "event payloads, flow parameters and the watcher's ledger keep them in clear (the "
+                "Prefect UI shows them). Put them in a Prefect Secret block named in storage_secret"
+            )
+        return value
+
+    @field_validator("worker_folder")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        if url_has_password(value):
+            raise ValueError("holds a password; it travels in the event payload. Leave it out of "
+                             "the URL and put it in a Prefect Secret block named in storage_secret")
         return value
 
     @model_validator(mode="after")

@@ -185,10 +185,31 @@ def test_delete_files_a_deletion_request(client, dataset, admin):
     assert admin.deletions.get(req["id"])["status"] == "pending"
 
 
-def test_access_groups(admin, dataset):
-    admin.datasets.add_access_group(dataset, "GUESTS", read=True, write=False)
-    admin.datasets.add_access_group(dataset, "GUESTS", read=True, write=False)
-    assert "GUESTS" in admin.datasets.get_access_groups(dataset)
+def test_access_groups(admin, dataset, crucible_server):
+    """A read-only group grant lets a member of that group (in no project) read, not write;
+    granting twice stores one grant."""
+    import uuid
+
+    from crucible import CrucibleClient
+    from crucible.errors import CrucibleHTTPError
+
+    tag = uuid.uuid4().int % 10_000
+    orcid, group = f"0000-0008-{tag:04d}-0001", f"GUESTS-{tag:04d}"
+    guest_key = crucible_server.add_user(orcid, first_name="Guest")
+    admin.users.add_to_access_group(orcid, group)
+    with CrucibleClient(crucible_server.url, guest_key) as guest:
+        with pytest.raises(NotFoundError):
+            guest.datasets.get(dataset)
+        assert admin.users.check_dataset_access(orcid, dataset) == {"read": False, "write": False}
+        admin.datasets.add_access_group(dataset, group, read=True, write=False)
+        admin.datasets.add_access_group(dataset, group, read=True, write=False)
+        assert admin.datasets.get_access_groups(dataset).count(group) == 1
+        assert guest.datasets.get(dataset)["unique_id"] == dataset
+        assert dataset in [d["unique_id"] for d in guest.datasets.list(limit=None)]
+        assert admin.users.check_dataset_access(orcid, dataset) == {"read": True, "write": False}
+        with pytest.raises(CrucibleHTTPError) as refused:
+            guest.datasets.add_keyword(dataset, "guest-was-here")
+        assert refused.value.status_code == 403
 
 
 def test_request_ingestion_and_status(client, dataset, make_file):
@@ -269,3 +290,33 @@ def test_a_failed_set_up_names_the_created_dataset(client, project_id, make_file
     rec = client.datasets.upload_file(dsid, f, wait=True, timeout=60)
     assert rec["ingestion_request"]["status"] == "complete"
     assert len(client.files.list(dataset_id=dsid)) == 1
+
+
+def test_a_list_cut_by_limit_is_logged(client, project_id, caplog):
+    """docs/client.md: a result cut by ``limit`` is logged, never silent; ``limit=None`` is not."""
+    import logging
+
+    for i in range(3):
+        client.datasets.create(Dataset(dataset_name=f"cut-{i}", project_id=project_id))
+    with caplog.at_level(logging.INFO, logger="crucible"):
+        assert len(client.datasets.list(limit=2, project_id=project_id)) == 2
+    assert any("returning the first 2" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="crucible"):
+        assert len(client.datasets.list(limit=None, project_id=project_id)) >= 3
+    assert not any("returning the first" in r.getMessage() for r in caplog.records)
+
+
+def test_users_get_by_an_ambiguous_email_raises(admin, crucible_server):
+    """docs/client.md: users.get(email=) raises on an ambiguous match instead of picking one."""
+    import uuid
+
+    from crucible import CrucibleError
+
+    tag = uuid.uuid4().int % 10_000
+    email = f"shared-{tag}@example.org"
+    for n in (3, 4):
+        crucible_server.add_user(f"0000-0008-{tag:04d}-000{n}", email=email)
+    with pytest.raises(CrucibleError, match="2 users have the email"):
+        admin.users.get(email=email)
+    assert admin.users.get(email=f"nobody-{tag}@example.org") is None

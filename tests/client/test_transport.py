@@ -227,3 +227,17 @@ def test_signed_urls_never_carry_netrc_credentials(tmp_path, monkeypatch, client
     finally:
         httpd.shutdown()
     assert seen == [None]
+
+
+def test_502_and_504_from_a_gateway_are_retried_500_is_not(gateway, crucible_user):
+    """A load balancer's 502/504 in front of Crucible is retried; a 500 is the server's answer."""
+    statuses = iter([502, 504])
+    gateway.answer = lambda method, path: next(statuses, None) if path.endswith("/datasets") else None
+    with CrucibleClient(gateway.api, crucible_user.api_key, retry=QUICK) as c:
+        assert isinstance(c.datasets.list(limit=5), list)
+        assert [m for m, p, q in gateway.seen if p.endswith("/datasets")] == ["GET"] * 3
+        gateway.answer = lambda method, path: 500 if path.endswith("/datasets") else None
+        before = len(gateway.seen)
+        with pytest.raises(ServerError):
+            c.datasets.list(limit=5)
+        assert len(gateway.seen) == before + 1

@@ -79,3 +79,13 @@ def test_emit_finished_delivers_with_stable_id(cli, prefect_backend, tmp_path):
     a, b = json.loads(first.stdout), json.loads(second.stdout)
     assert a["event_id"] == b["event_id"]
     assert (a["file_count"], a["bytes"], a["path"]) == (1, 5, str(run))
+    from crucible_prefect.testing import read_stored_events
+
+    [stored] = read_stored_events(a["event_id"])  # two sends, one stored event
+    assert stored.event == "crucible.instrument.run.finished"
+    assert stored.resource.id == "crucible.instrument.tem-01"
+    payload = stored.payload
+    assert (payload["file_count"], payload["bytes"], payload["local_path"]) == (1, 5, str(run))
+    assert payload["parameters"]["project_id"] == "P1"
+    assert payload["parameters"]["instrument_name"] == "tem-01"
+    assert payload["parameters"]["path"] == str(run)

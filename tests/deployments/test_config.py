@@ -130,3 +130,24 @@ def test_secrets_in_storage_options_are_refused():
     assert "storage_secret" in msg
     ok = parse_config({"instruments": [_entry(storage_options={"host": "pc"}, storage_secret="tem-share")]})
     assert ok.instruments[0].flow_parameters("/data/tem/r")["storage_secret"] == "tem-share"
+
+
+@pytest.mark.parametrize("options, paths", [
+    ({"account_key": "k"}, "'account_key'"),
+    ({"connection_string": "DefaultEndpointsProtocol=https;AccountKey=k"}, "'connection_string'"),
+    ({"client_kwargs": {"aws_secret_access_key": "s", "region_name": "x"}},
+     "'client_kwargs.aws_secret_access_key'"),
+    ({"key": "AKIA", "secret": "s"}, "'key', 'secret'"),
+    ({"hosts": [{"name": "pc", "key_filename": "/k"}]}, "'hosts[0].key_filename'"),
+])
+def test_nested_and_backend_secret_names_are_refused(options, paths):
+    """Common backend names (adlfs, s3fs, ssh) and nested ones never reach a payload or ledger."""
+    msg = _problems({"instruments": [_entry(storage_options=options)]})
+    assert f"instruments[0] 'tem-01': storage_options: {paths} look" in msg
+    assert "storage_secret" in msg
+
+
+def test_a_password_in_the_worker_folder_url_is_refused():
+    msg = _problems({"instruments": [_entry(worker_folder="sftp://u:pw@pc/data")]})
+    assert "worker_folder: holds a password" in msg
+    assert "pw" not in msg.replace("password", "")

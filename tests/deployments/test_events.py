@@ -51,10 +51,16 @@ def test_send_is_confirmed_and_readable_back(prefect_backend):
 
 
 def test_resending_the_same_id_is_stored_once(prefect_backend):
-    event = _event(event_id=stable_event_id("inst", "/data/r2", "fp"))
+    """Read after everything sent is stored (a marker event sent last is readable), so a stored
+    duplicate would be seen; the first non-empty read could come before it."""
+    from crucible_prefect.testing import read_stored_events
+
+    event = _event("/data/r2", event_id=stable_event_id("inst", "/data/r2", "fp"))
     send_events([event])
     send_events([event])
-    assert len(_read_events(event["id"])) == 1
+    stored = read_stored_events(event["id"])
+    assert len(stored) == 1
+    assert stored[0].payload["path"] == "/data/r2"
 
 
 def test_api_down_raises_instead_of_dropping(prefect_backend):

@@ -56,3 +56,19 @@ def test_mirror_has_a_schedule_and_limits_exist():
     assert mirror["schedules"] and mirror["schedules"][0]["cron"]
     assert set(mirror["parameters"]) <= set(inspect.signature(_flow(mirror["entrypoint"]).fn).parameters)
     assert _deployment("ingest-on-run-finished")["concurrency_limit"]["collision_strategy"] == "ENQUEUE"
+
+
+def test_deployment_limits_tags_and_pool_are_what_the_docs_say():
+    """docs/deployments.md: at most 4 ingest runs, 2 link runs and 1 mirror run at a time (more
+    wait in line), every deployment on the crucible-process pool with the tag crucible."""
+    def limit(name: str) -> tuple[int, str | None]:
+        value = _deployment(name)["concurrency_limit"]
+        return (value["limit"], value.get("collision_strategy")) if isinstance(value, dict) else (value, None)
+
+    assert limit("ingest-on-run-finished") == (4, "ENQUEUE")
+    assert limit("link-on-demand")[0] == 2
+    assert limit("mirror") == (1, "ENQUEUE")
+    for name in ("ingest-on-run-finished", "link-on-demand", "mirror", "ingest-dask", "mirror-dask"):
+        dep = _deployment(name)
+        assert "crucible" in dep["tags"], name
+        assert dep["work_pool"]["name"] == "crucible-process", name

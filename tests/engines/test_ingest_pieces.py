@@ -50,6 +50,21 @@ def test_include_and_exclude_globs(tmp_path):
     assert got == ["raw/c.ser"]
 
 
+def test_default_excludes_and_double_star_at_any_depth(tmp_path):
+    """docs/ingest.md: by default hidden and temp files (and hidden folders) are skipped,
+    ``exclude=[]`` keeps everything; ``**/`` also matches zero folders (docs/globs.md)."""
+    junk = [".hidden", ".git/config", "a.dat~", "~$report.docx", "Thumbs.db", "desktop.ini",
+            "x.tmp", "y.part", "raw/.DS_Store", "raw/z.tmp"]
+    kept = ["a.dat", "raw/b.dat", "raw/deep/notes.txt", "top.txt"]
+    for rel in junk + kept:
+        _write(tmp_path, rel)
+    source = discovery.open_source(str(tmp_path))
+    assert [e.rel for e in discovery.list_files(source)] == sorted(kept)
+    assert sorted(e.rel for e in discovery.list_files(source, exclude=[])) == sorted(junk + kept)
+    assert [e.rel for e in discovery.list_files(source, include=["**/*.txt"])] == \
+        ["raw/deep/notes.txt", "top.txt"]
+
+
 def test_single_file_path_uses_its_folder_as_root(tmp_path):
     _write(tmp_path, "run1/one.dat", b"abc")
     _write(tmp_path, "run1/two.dat")

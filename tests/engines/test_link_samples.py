@@ -362,3 +362,34 @@ def test_dry_run_reports_plan_and_changes_nothing(client, project, tag):
                                                "already linked"]
     assert linked(client, d1) == set() and linked(client, d2) == set()
     assert client.samples.list(project_id=project, sample_name=f"want-{tag}", limit=None) == []
+
+
+# -- queries --------------------------------------------------------------------------------
+
+
+def test_query_criteria_are_rechecked_when_the_api_ignores_them(crucible_server, crucible_user,
+                                                                gateway, tag):
+    """Through a gateway that strips the filters from the query string (as an API that does not
+    know them would ignore them), the catalog still returns only datasets matching every
+    criterion."""
+    from datetime import datetime, timedelta, timezone
+
+    from crucible import CrucibleClient
+
+    fresh = f"LNKR-{tag}"
+    crucible_server.add_user(crucible_user.orcid, projects=[fresh])
+    gateway.drop_params = {"project_id", "instrument_name", "creation_time_gte"}
+    with CrucibleClient(gateway.api, crucible_user.api_key) as via_gateway:
+        wanted = make_dataset(via_gateway, fresh, f"x-{tag}", instrument_name=f"XRD-{tag}")
+        make_dataset(via_gateway, fresh, f"y-{tag}", instrument_name=f"TEM-{tag}")
+        make_dataset(via_gateway, crucible_user.project_id, f"z-{tag}", instrument_name=f"XRD-{tag}")
+        catalog = SampleCatalog(via_gateway)
+        now = datetime.now(timezone.utc)
+        found = catalog.find_datasets(project_id=fresh, instrument_name=f"XRD-{tag}",
+                                      session_dataset_id=None, created_since=now - timedelta(hours=1))
+        later = catalog.find_datasets(project_id=fresh, instrument_name=None,
+                                      session_dataset_id=None, created_since=now + timedelta(hours=1))
+    assert [d["unique_id"] for d in found] == [wanted]
+    assert later == []
+    listings = [q for m, p, q in gateway.seen if m == "GET" and p.endswith("/datasets")]
+    assert listings and not any({"project_id", "instrument_name"} & set(q) for q in listings)

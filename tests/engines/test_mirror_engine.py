@@ -216,3 +216,69 @@ def test_query_selects_by_project_keyword_and_sample(client, crucible_user, tmp_
         sorted([tagged, other])
     with pytest.raises(ValueError, match="nothing selected"):
         source.select(Query())
+
+
+def test_two_files_on_one_path_the_second_fails(client, crucible_user, tmp_path):
+    """docs/mirror.md: two files that a layout puts on the same path — the second fails, the
+    first is written once and intact."""
+    files = {"a/x.bin": b"first" * 100, "b/x.bin": b"second" * 100}
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
+    report, dest = run(client, (f"file://{tmp_path}/out", {}), [dsid],
+                       template="{dataset_id}/{filename}", record_template=None)
+    rows = sorted(report.results, key=lambda r: r.status)
+    assert [r.status for r in rows] == ["copied", "failed"], rows
+    assert rows[0].path == f"{dsid}/x.bin"
+    loser = "a/x.bin" if "a/x.bin" in rows[1].path else "b/x.bin"  # named by its source path
+    assert loser in rows[1].path, rows[1]  # (today quoted: "'b/x.bin'")
+    assert f"'{dsid}/x.bin' is already used by another file" in rows[1].reason
+    winner = "b/x.bin" if loser == "a/x.bin" else "a/x.bin"
+    assert read_tree(dest)[f"{dsid}/x.bin"] == files[winner]
+
+
+def test_present_files_missing_from_the_manifest_are_verified_not_downloaded(client, crucible_user,
+                                                                            tmp_path):
+    """docs/mirror.md: a file present with the right size but not in the manifest is re-hashed
+    at the destination and adopted ("verified"), not downloaded again."""
+    import shutil
+
+    files = {"a.bin": os.urandom(5000), "sub/b.bin": os.urandom(7000)}
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, files)
+    url = (f"file://{tmp_path}/out", {})
+    first, _ = run(client, url, [dsid], record_template=None)
+    assert set(by_status(first)) == {"copied"}
+    shutil.rmtree(tmp_path / "out" / ".crucible-mirror")
+    again, _ = run(client, url, [dsid], record_template=None)
+    assert set(by_status(again)) == {"verified"} and again.bytes_copied == 0
+    third, _ = run(client, url, [dsid], record_template=None)
+    assert set(by_status(third)) == {"skipped"}  # adopted into the manifest
+
+
+def test_a_file_not_ingested_yet_fails_with_a_clear_message(client, crucible_user, tmp_path):
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"ok.bin": b"ok" * 100})
+    src = tmp_path / "late.bin"
+    src.write_bytes(b"late" * 100)
+    client.datasets.upload_file(dsid, src, ingest=False)
+    report, _ = run(client, (f"file://{tmp_path}/out", {}), [dsid], record_template=None)
+    statuses = {r.path.rsplit("/", 1)[-1].strip("'"): r for r in report.results}
+    assert statuses["ok.bin"].status == "copied"
+    assert statuses["late.bin"].status == "failed"
+    assert "ingest" in statuses["late.bin"].reason.lower(), statuses["late.bin"].reason
+
+
+def test_a_dead_link_is_retried_once_with_a_fresh_one(gateway, crucible_user, tmp_path):
+    """docs/mirror.md: a file that cannot be fetched gets one more attempt with a fresh signed
+    URL. The gateway breaks the signatures in the dataset's link list; the per-file link the
+    mirror asks for next is intact."""
+    from crucible import CrucibleClient, RetryPolicy
+
+    with CrucibleClient(gateway.api, crucible_user.api_key,
+                        retry=RetryPolicy(attempts=2, backoff=0.01, backoff_max=0.05)) as client:
+        body = os.urandom(4000)
+        dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"a.bin": body})
+        gateway.rewrite = lambda method, path, content: (
+            content.replace(b"sig=", b"sig=0") if path.endswith("/download_links") else content)
+        report, dest = run(client, (f"file://{tmp_path}/out", {}), [dsid], record_template=None)
+    assert by_status(report) == {"copied": [f"{crucible_user.project_id}/{dsid}/a.bin"]}
+    assert read_tree(dest)[f"{crucible_user.project_id}/{dsid}/a.bin"] == body
+    fresh = [p for m, p, q in gateway.seen if p.endswith("/download_link")]
+    assert len(fresh) == 1

@@ -244,3 +244,33 @@ def test_errors_never_show_the_signature(storage, tmp_path):
         "SECRETSIG" not in repr(info.value.__context__)
     assert redact_url(storage.url).endswith("/blob/abc")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_table_artifact_rows_are_capped_with_failures_first():
+    """docs/mirror.md: one row per file, failures first, at most 2000 rows."""
+    from crucible.mirror.report import TABLE_ROW_LIMIT, FileResult, MirrorReport
+
+    results = [FileResult("d", f"ok/{i:05d}", "copied", bytes=1) for i in range(2500)]
+    results += [FileResult("d", f"bad/{i}", "failed", error="ChecksumMismatch") for i in range(3)]
+    table = MirrorReport(destination="memory://x", results=results).table()
+    assert TABLE_ROW_LIMIT == 2000 and len(table) == 2000
+    assert [r["status"] for r in table[:3]] == ["failed"] * 3 and table[3]["status"] == "copied"
+
+
+def test_only_breaks_without_progress_use_up_the_retries(storage, tmp_path):
+    """docs/client.md: a transfer gives up only after the policy's limit of breaks *without a
+    byte moving*; breaks that delivered bytes start the count (and the deadline) again."""
+    import io
+
+    from crucible.transfer import copy_url
+
+    storage.blob = bytes(range(256)) * 8
+    storage.break_after = [100] * 12  # twelve breaks, each after 100 new bytes; FAST allows 4
+    out = io.BytesIO()
+    copy_url(storage.url, out, expected_size=len(storage.blob), transport=FAST, chunk_size=50)
+    assert out.getvalue() == storage.blob and len(storage.seen) == 13
+    storage.seen.clear()
+    storage.break_after = [100] + [0] * 10  # after 100 bytes nothing moves: FAST's four tries,
+    with pytest.raises(TransferError, match="gave up after 4 tries"):  # counted from the last byte
+        copy_url(storage.url, io.BytesIO(), transport=FAST, chunk_size=50)
+    assert len(storage.seen) == 4

@@ -357,26 +357,76 @@ def test_s3_source_via_fsspec(ingest, user_client, s3_endpoint, s3_bucket):
     for d in run_datasets(user_client, run):
         stored.update(files_of(user_client, d["unique_id"]))
     assert set(stored) == {sha(b) for b in data.values()} and len(report.datasets) == 2
-    state, again = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=options)
+    state, again = ingest(f"s3://{s3_bucket}/{run}", mode="files", storage_options=public,
+                          storage_secret=secret_name)
     assert state.is_completed() and again.created == [] and again.count("exists") == 3
 
 
 def test_named_global_concurrency_limit_is_held_and_released(ingest, user_client, tmp_path,
-                                                              prefect_backend):
+                                                              prefect_backend, monkeypatch):
+    """Each unit runs holding a slot of the named limit (an extractor, which runs inside the unit,
+    reads the limit's active slots from the Prefect API and stores them as metadata), and no
+    slot is held after the run."""
+    import sys
+    import types
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
     name = f"ingest-test-{uuid.uuid4().hex[:6]}"
+
+    def slots_probe(group, fs) -> dict:
+        with get_client(sync_client=True) as client:
+            return {"probe": {"active_slots": client.read_global_concurrency_limit_by_name(name).active_slots}}
+
+    probe_module = types.ModuleType("_crucible_slot_probe")
+    probe_module.slots_probe = slots_probe  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "_crucible_slot_probe", probe_module)
     with get_client(sync_client=True) as client:
         client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
     root = write_run(unique_run(tmp_path), {f"f{i}.dat": bytes([i]) * 100 for i in range(6)})
-    state, report = ingest(root, mode="files", max_concurrency=4, concurrency_limit=name)
+    try:
+        state, report = ingest(root, mode="files", max_concurrency=4, concurrency_limit=name,
+                               extractors=["_crucible_slot_probe:slots_probe"])
+        with get_client(sync_client=True) as client:
+            after = client.read_global_concurrency_limit_by_name(name).active_slots
+    finally:
+        with get_client(sync_client=True) as client:
+            client.delete_global_concurrency_limit_by_name(name)
     assert state.is_completed(), report.summary()
-    assert len(run_datasets(user_client, root.name)) == 6
-    with get_client(sync_client=True) as client:
-        limit = client.read_global_concurrency_limit_by_name(name)
-        client.delete_global_concurrency_limit_by_name(name)
-    assert limit.active_slots == 0
+    datasets = run_datasets(user_client, root.name)
+    assert len(datasets) == 6
+    seen = [user_client.datasets.get_scientific_metadata(d["unique_id"])["probe"]["active_slots"]
+            for d in datasets]
+    assert seen == [1] * 6  # held while each unit ran (0 if the runner took no slot)
+    assert after == 0
+
+
+def test_rerun_leaves_complete_datasets_alone_and_an_unknown_limit_is_ignored(
+        ingest, user_client, tmp_path):
+    """docs/ingest.md: changing keywords on a re-run does not update complete datasets; a
+    concurrency_limit that does not exist is ignored (the run still completes)."""
+    root = write_run(unique_run(tmp_path), {"one.dat": b"1" * 50})
+    state, first = ingest(root, mode="files", keywords=["first"])
+    assert state.is_completed(), first.summary()
+    state, again = ingest(root, mode="files", keywords=["second"],
+                          concurrency_limit=f"no-such-limit-{uuid.uuid4().hex[:6]}")
+    assert state.is_completed() and again.count("exists") == 1 and again.created == []
+    [dsid] = first.datasets
+    words = {k["keyword"] if isinstance(k, dict) else k for k in user_client.datasets.get_keywords(dsid)}
+    assert "first" in words and "second" not in words
+
+
+def test_secrets_in_storage_options_or_the_path_are_refused(ingest, user_client, tmp_path):
+    """docs/ingest.md: flow parameters are shown in the Prefect UI, so a secret-named option (at
+    any depth) or a password in the path URL fails the run before anything is read or made."""
+    root = write_run(unique_run(tmp_path), {"one.dat": b"1"})
+    state, report = ingest(root, storage_options={"client_kwargs": {"aws_secret_access_key": "s"}})
+    assert state.is_failed() and "'client_kwargs.aws_secret_access_key'" in report.errors[0]
+    assert "storage_secret" in report.errors[0]
+    state, report = ingest(f"sftp://u:hunter2@127.0.0.1:1/{root.name}")
+    assert state.is_failed() and "path URL holds a password" in report.errors[0]
+    assert run_datasets(user_client, root.name) == []
 
 
 def test_a_failing_extractor_fails_its_group_and_creates_nothing_for_it(ingest, user_client,

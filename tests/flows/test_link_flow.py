@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -120,10 +119,11 @@ def test_require_link_fails_the_run_after_linking_the_rest(client, crucible_user
     assert relaxed["unlinked"] == [orphan] and relaxed["counts"]["already linked"] == 1
 
 
-def test_flow_selects_datasets_by_query(client, crucible_user, block_name, tag):
-    project = crucible_user.project_id
-    time.sleep(1.2)  # datasets made by earlier tests end up older than `since`
-    since = datetime.now(timezone.utc) - timedelta(seconds=0.5)
+def test_flow_selects_datasets_by_query(client, crucible_server, crucible_user, block_name, tag):
+    """A fresh project holds only this test's datasets, so the query's answer is exact whatever
+    other tests made, and created_since is shown to filter without waiting for the clock."""
+    project = f"LNKQ-{tag}"
+    crucible_server.add_user(crucible_user.orcid, projects=[project])  # the same user joins it
     sid = make_sample(client, project, f"Q-{tag}")
     session = make_dataset(client, project, f"session-{tag}")
     kids = [make_dataset(client, project, f"child-{i}-{tag}") for i in range(2)]
@@ -136,11 +136,18 @@ def test_flow_selects_datasets_by_query(client, crucible_user, block_name, tag):
     assert sorted(r["dataset_id"] for r in by_session["rows"]) == sorted(kids)
     assert all(linked(client, k) == {sid} for k in kids) and linked(client, session) == set()
 
+    now = datetime.now(timezone.utc)
     by_time = as_dict(link_datasets_to_samples(
-        rules=rules, query={"project_id": project, "created_since": since.isoformat()},
+        rules=rules, query={"project_id": project,
+                            "created_since": (now - timedelta(hours=1)).isoformat()},
         credentials=block_name, dry_run=True))
     assert {r["dataset_id"]: r["status"] for r in by_time["rows"]} == \
         {session: "would link", kids[0]: "already linked", kids[1]: "already linked"}
+    future = link_datasets_to_samples(
+        rules=rules, query={"project_id": project,
+                            "created_since": (now + timedelta(hours=1)).isoformat()},
+        credentials=block_name, dry_run=True, return_state=True)
+    assert future.result(raise_on_failure=False).rows == []
 
 
 def test_bad_input_fails_before_touching_anything():

@@ -18,6 +18,7 @@ import pytest
 
 from crucible.mirror.destination import Destination, open_destination
 from crucible.mirror.manifest import Manifest
+from crucible.mirror.testing import s3_bucket, s3_endpoint, s3_storage_options  # noqa: F401
 
 pytestmark = pytest.mark.prefect
 REPO = Path(__file__).resolve().parents[2]
@@ -118,6 +119,72 @@ def test_flow_rejects_bad_input_before_touching_anything(crucible_credentials):
     with pytest.raises(ValueError, match="layout template"):
         mirror_downloads("memory://x", ["x"], layout="{secret}/{relative_path}",
                          credentials=crucible_credentials)
+
+
+# -- secrets: only from a Secret block ---------------------------------------------------------
+@pytest.fixture
+def no_ambient_aws_credentials(monkeypatch, tmp_path):
+    """botocore finds no key in the environment, ~/.aws or an instance role."""
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _bucket_keys(endpoint: str, bucket: str) -> list[str]:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_s3_keys_from_a_secret_block_only(client, crucible_credentials, crucible_user, tmp_path,
+                                          s3_endpoint, s3_bucket, no_ambient_aws_credentials):  # noqa: F811
+    """No key anywhere but a saved Secret block: without it the run fails, with it the files land,
+    and the flow run's stored parameters hold only the block's name."""
+    from prefect.blocks.system import Secret
+    from prefect.client.orchestration import get_client
+
+    from crucible_prefect.flows.mirror import mirror_downloads
+
+    dsid = make_dataset(client, tmp_path, crucible_user.project_id, {"a.bin": os.urandom(3000)})
+    public = {k: v for k, v in s3_storage_options(s3_endpoint).items() if k not in ("key", "secret")}
+    secret_name = f"s3-keys-{uuid.uuid4().hex[:8]}"
+    Secret(value={"key": "AKIA-FROM-THE-BLOCK", "secret": "s3cr3t-from-the-block"}).save(secret_name)
+    url = f"s3://{s3_bucket}/m"
+    kwargs = dict(dataset_ids=[dsid], storage_options=public, layout="{dataset_id}/{relative_path}",
+                  record_layout=None, credentials=crucible_credentials, return_state=True)
+    without = mirror_downloads(url, **kwargs)
+    assert not without.is_completed()
+    assert "credentials" in (without.message or "").lower(), without.message
+    assert _bucket_keys(s3_endpoint, s3_bucket) == []
+    state = mirror_downloads(url, storage_secret=secret_name, **kwargs)
+    assert state.is_completed(), state.message
+    assert state.result().summary()["counts"] == {"copied": 1}
+    assert f"m/{dsid}/a.bin" in _bucket_keys(s3_endpoint, s3_bucket)
+    with get_client(sync_client=True) as pc:
+        stored = pc.read_flow_run(state.state_details.flow_run_id).parameters
+    assert stored["storage_secret"] == secret_name
+    assert "FROM-THE-BLOCK" not in json.dumps(stored) and "s3cr3t" not in json.dumps(stored)
+
+
+@pytest.mark.parametrize("options", [
+    {"key": "AKIA", "secret": "plain"},
+    {"client_kwargs": {"aws_secret_access_key": "plain", "region_name": "us-east-1"}},
+    {"account_key": "plain"},
+])
+def test_plain_secrets_in_storage_options_are_refused(options, crucible_credentials, tmp_path):
+    """Secret-named options (any depth) stop the run before anything is read or written."""
+    from crucible_prefect.flows.mirror import mirror_downloads
+
+    with pytest.raises(ValueError, match="storage_options hold secrets.*storage_secret"):
+        mirror_downloads(f"file://{tmp_path}/out", ["x"], storage_options=options,
+                         credentials=crucible_credentials)
+    with pytest.raises(ValueError, match="destination URL holds a password"):
+        mirror_downloads("sftp://u:pw@127.0.0.1:1/out", ["x"], credentials=crucible_credentials)
+    assert not (tmp_path / "out").exists()
 
 
 # -- killed midway, then resumed -------------------------------------------------------------
