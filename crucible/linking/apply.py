@@ -68,11 +68,12 @@ def _apply_one(catalog: SampleCatalog, plan: DatasetPlan, sample: PlannedSample,
     sample_id = sample.sample_id
     if sample.create:
         key = (sample.project_id or "", unicodedata.normalize("NFC", sample.sample_name or ""))
-        if key not in created:
+        first = key not in created
+        if first:
             created[key] = _create_once(catalog, key[0], key[1])
         outcome = created[key]
-        if isinstance(outcome, dict) and outcome.get("_created"):
-            status = "created and linked"
+        if first and isinstance(outcome, dict) and outcome.get("_created"):
+            status = "created and linked"  # only the dataset whose link made the sample
         if isinstance(outcome, str):
             return LinkRow(**row, status="failed", reason=outcome)
         sample_id = outcome["unique_id"]
