@@ -73,7 +73,7 @@ def _apply_one(catalog: SampleCatalog, plan: DatasetPlan, sample: PlannedSample,
             created[key] = _find_or_create(catalog, key[0], key[1])
         outcome = created[key]
         if first and isinstance(outcome, dict) and outcome.get("_created"):
-            status = "created and linked"
+            status = "created and linked"  # only the dataset whose link made the sample
         if isinstance(outcome, str):
             return LinkRow(**row, status="failed", reason=outcome)
         sample_id = outcome["unique_id"]

@@ -320,3 +320,32 @@ def test_users_get_by_an_ambiguous_email_raises(admin, crucible_server):
     with pytest.raises(CrucibleError, match="2 users have the email"):
         admin.users.get(email=email)
     assert admin.users.get(email=f"nobody-{tag}@example.org") is None
+
+
+def test_instruments_get_by_an_ambiguous_name_raises(gateway, crucible_server, admin):
+    """docs/client.md: instruments.get(instrument_name=) raises on an ambiguous match. The real
+    API does not keep names unique; ours does, so a gateway answers the listing with the
+    instrument twice (a second id), as such an API would."""
+    import json
+    import uuid
+
+    from crucible import CrucibleClient, CrucibleError
+
+    name = f"twin-{uuid.uuid4().hex[:6]}"
+    admin.instruments.create({"instrument_name": name, "owner": "Tests", "location": "Lab"})
+
+    def twice(method: str, path: str, body: bytes) -> bytes:
+        if not path.endswith("/instruments"):
+            return body
+        page = json.loads(body)
+        items = page["items"] if isinstance(page, dict) else page
+        items.extend([dict(row, unique_id=f"{row['unique_id']}-2") for row in list(items)])
+        if isinstance(page, dict) and "total" in page:
+            page["total"] = len(items)
+        return json.dumps(page).encode()
+
+    with CrucibleClient(gateway.api, crucible_server.admin_key) as via_gateway:
+        assert via_gateway.instruments.get(instrument_name=name)["instrument_name"] == name
+        gateway.rewrite = twice
+        with pytest.raises(CrucibleError, match=f"2 instruments are named '{name}'"):
+            via_gateway.instruments.get(instrument_name=name)

@@ -94,3 +94,26 @@ def test_at_most_four_big_uploads_at_once(gateway, crucible_user, instrument, tm
                         max_concurrency=8)
     assert report.ok and report.count("ingested") == 10, report.summary()
     assert 2 <= gateway.max_in_flight["initiate"] <= 4
+
+
+def test_a_post_processing_answer_that_is_not_complete_fails_the_run(gateway, crucible_user,
+                                                                     instrument, tmp_path):
+    """docs/ingest.md: each processing answer is awaited and one that is not ``complete`` fails
+    the run; the dataset is not marked complete, so a re-run files the request again. (The local
+    server answers ``complete`` at once; the gateway turns the first answer into ``failed``.)"""
+    root = write_run(tmp_path, {"scan.dat": b"s" * 300})
+    gateway.rewrite = lambda method, path, body: (
+        body.replace(b'"complete"', b'"failed"') if path.endswith("/carrier_segmentation") else body)
+    with CrucibleClient(gateway.api, crucible_user.api_key) as client:
+        first = ingest(client, root, instrument, crucible_user.project_id, mode="files",
+                       post_processing=["carrier_segmentation"])
+        assert not first.ok, first.summary()
+        [dsid] = first.datasets
+        assert client.datasets.get_scientific_metadata(dsid)["ingest"]["complete"] is False
+        gateway.rewrite = lambda method, path, body: body
+        again = ingest(client, root, instrument, crucible_user.project_id, mode="files",
+                       post_processing=["carrier_segmentation"])
+        assert again.ok and again.created == [], again.summary()
+        assert client.datasets.get_scientific_metadata(dsid)["ingest"]["complete"] is True
+    filed = [p for m, p, q in gateway.seen if m == "POST" and p.endswith("/carrier_segmentation")]
+    assert len(filed) == 2

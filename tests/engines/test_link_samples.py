@@ -393,3 +393,20 @@ def test_query_criteria_are_rechecked_when_the_api_ignores_them(crucible_server,
     assert later == []
     listings = [q for m, p, q in gateway.seen if m == "GET" and p.endswith("/datasets")]
     assert listings and not any({"project_id", "instrument_name"} & set(q) for q in listings)
+
+
+def test_a_sample_made_between_plan_and_apply_is_found_not_made_again(client, project, tag):
+    """docs/linking.md: a sample to create is looked up again right before it is created, so a
+    retried or concurrent run finds it instead of making a second one."""
+    from crucible.linking import apply_plans, plan_datasets
+
+    ds = make_dataset(client, project, f"late-{tag}")
+    rules = [{"kind": "sample_name", "sample_name": f"late-{tag}", "create_missing": True}]
+    plans = plan_datasets(SampleCatalog(client), [ds], rules)
+    assert plans[0].samples[0].create  # planned: no such sample yet
+    sid = make_sample(client, project, f"late-{tag}")  # another run made it meanwhile
+    report = apply_plans(SampleCatalog(client), plans)
+    assert [(r.status, r.sample_id) for r in report.rows] == [("linked", sid)]
+    assert report.created_samples == []
+    assert len(client.samples.list(project_id=project, sample_name=f"late-{tag}", limit=None)) == 1
+    assert linked(client, ds) == {sid}
