@@ -73,9 +73,13 @@ class _Slice:
         self._left -= len(data)
         return data
 
+    def read_all(self) -> bytes:
+        """The rest of the slice as one ``bytes``."""
+        return b"".join(iter(lambda: self.read(self._left), b""))
+
 
 def _put(transport: Any, uri: str, where: str, headers: dict[str, str],
-         body: bytes | _Slice) -> requests.Response:
+         body: "bytes | _Slice") -> requests.Response:
     """One PUT of a resumable upload; 416 (offset out of step) is retryable, other errors raise."""
     resp = transport.storage.put(uri, data=body, headers=headers,
                                  timeout=transport.timeout, allow_redirects=False)
@@ -133,7 +137,9 @@ def upload_resumable(
                 if start != offset:
                     log.debug("upload %s: server confirms %d bytes, resuming there", where, start)
             end = start + min(chunk_size, total - start)
-            body = _Slice(fh, start, end - start, path)
+            piece = _Slice(fh, start, end - start, path)
+            # a small chunk is read whole and goes out in one send with the headers
+            body = piece.read_all() if end - start <= SEND_BLOCK else piece
             resp = _put(transport, uri, where, {"Content-Range": f"bytes {start}-{end - 1}/{total}"},
                         body)
             if resp.status_code in (200, 201):

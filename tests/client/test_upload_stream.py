@@ -32,10 +32,12 @@ def test_chunks_larger_than_a_send_block_arrive_whole(client, project_id, make_f
     assert rec["sha256_hash"] == digest and rec["size"] == size
 
 
-def test_a_file_that_ends_early_is_refused(client, project_id, make_file):
-    path = make_file("short.bin", GRANULE + 100)
-    claimed = 2 * GRANULE  # the file is shorter than the upload says
+@pytest.mark.parametrize("chunk", [GRANULE, SEND_BLOCK + GRANULE],
+                         ids=["read-whole", "streamed"])
+def test_a_file_that_ends_early_is_refused(client, project_id, make_file, chunk):
+    path = make_file("short.bin", chunk + 100)
+    claimed = 2 * chunk  # the file is shorter than the upload says
     init = _session(client, project_id, "short.bin", claimed)
     with pytest.raises(TransferError, match="shrank"):
         upload_resumable(client.transport, init["resumable_uri"], path, size=claimed,
-                         chunk_size=GRANULE)
+                         chunk_size=chunk)
