@@ -350,27 +350,34 @@ def measure(runner: Runner, work: Path, args: argparse.Namespace) -> list[dict]:
         rows.append(row(f"(a) per request: {n} x whoami, wall per call", got, per=n, unit="ms"))
         rows.append(row("(a) the same, client CPU per call", got, per=n, unit="ms", key="cpu"))
         print(rows[-2]["line"] + "\n" + rows[-1]["line"], flush=True)
-    if "b" in args.rows:
-        rows += big_file_rows(runner, work, size, big_runs)
+    if "b" in args.rows or "c" in args.rows:
+        rows += big_file_rows(runner, work, size, big_runs, args.rows)
     if "d" in args.rows:
         rows.append(many_files_row(runner, work, args))
     return rows
 
 
-def big_file_rows(runner: Runner, work: Path, size: int, big_runs: int) -> list[dict]:
+def big_file_rows(runner: Runner, work: Path, size: int, big_runs: int,
+                  rows_wanted: str = "bc") -> list[dict]:
     """(b) upload + ingest of one large file, then (c) its download."""
     rows = []
 
     src = work / "big.bin"
     sha = write_random(src, size)
     os.sync()
-    got = alternate(runner, runner.sides("nano", "ours"), "upload", big_runs,
+    upload_runs = big_runs if "b" in rows_wanted else 1
+    got = alternate(runner, runner.sides("nano", "ours") if "b" in rows_wanted else ["ours"],
+                    "upload", upload_runs,
                     lambda s, i: {"path": str(src), "sha256": sha, "project": PROJECT,
                                   "name": f"peer-{s}-{i}"})
-    rows.append(row(f"(b) upload + ingest {size // MiB} MiB", got, size=size))
-    print(rows[-1]["line"], flush=True)
+    if "b" in rows_wanted:
+        rows.append(row(f"(b) upload + ingest {size // MiB} MiB", got, size=size))
+        rows.append(row("(b) the same, client CPU", got, key="cpu"))
+        print(rows[-2]["line"] + "\n" + rows[-1]["line"], flush=True)
     mfid = got["ours"][0]["mfid"]
     src.unlink()
+    if "c" not in rows_wanted:
+        return rows
 
     out = work / "out"
 
@@ -381,7 +388,8 @@ def big_file_rows(runner: Runner, work: Path, size: int, big_runs: int) -> list[
     got = alternate(runner, runner.sides("nano", "ours", "raw"), "download", big_runs, dl_args)
     shutil.rmtree(out, ignore_errors=True)
     rows.append(row(f"(c) download {size // MiB} MiB", got, size=size))
-    print(rows[-1]["line"], flush=True)
+    rows.append(row("(c) the same, client CPU", got, key="cpu"))
+    print(rows[-2]["line"] + "\n" + rows[-1]["line"], flush=True)
     return rows
 
 
@@ -425,7 +433,9 @@ def row(label: str, got: dict[str, list[dict]], *, per: int = 1, size: int = 0,
     r["line"] = (f"{label}: nano {r['nano']}, ours {r['ours']}, before {r['before']}, "
                  f"raw {r['raw']}, "
                  f"nano/ours {r['ratio']}, peak RSS nano {r['nano_rss']} MB ours "
-                 f"{r['ours_rss']} MB (median of {r['runs']})")
+                 f"{r['ours_rss']} MB (median of {r['runs']}; runs: " +
+                 "; ".join(f"{side} " + " ".join(f"{x[key]:.3g}" for x in got[side])
+                           for side in got) + ")")
     return r
 
 
@@ -456,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big-runs", type=int, help="runs per side of (b), (c) (default 3)")
     ap.add_argument("--files", type=int, default=200, help="small files in row (d)")
     ap.add_argument("--many-runs", type=int, default=1, help="runs per side of row (d)")
-    ap.add_argument("--rows", default="abd", help="rows to run: a, b (b and c), d")
+    ap.add_argument("--rows", default="abcd", help="rows to run, any of a, b, c, d")
     ap.add_argument("--ours-root", type=Path, default=ROOT,
                     help="checkout whose crucible package is 'ours' (default: this one), "
                          "e.g. an older commit's for before/after figures")
