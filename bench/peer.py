@@ -3,8 +3,9 @@
 Each measured operation runs in a fresh process, so its peak RSS is its own: nano-crucible in
 its own virtual environment (its top-level package is also called ``crucible``), ours with this
 repository's interpreter, and a raw ``requests`` reference where one makes sense (the limit of
-a row). Sides alternate (nano, ours, raw, then ours, raw, nano, ...) and each row reports the
-median of its runs. Rows:
+a row). Sides alternate (nano, ours, raw, then raw, ours, nano, ...) and each row reports the
+median of its runs, every run's figure alongside, and the client's CPU time where it matters
+(wall times on a shared machine move with its load). Rows:
 
   (a) per request: ``whoami`` (GET /account), N calls after a warm-up of 20;
   (b) upload + ingest of one large file (default 512 MiB, ``--small``: 64 MiB), hashing
@@ -22,6 +23,9 @@ better for us. The machine's core count is printed; benchmarks on a shared machi
 
     python bench/peer.py --small       # quick (64 MiB, 3 runs of the short rows)
     python bench/peer.py               # 512 MiB
+    python bench/peer.py --rows abc --before-root DIR   # and an older ``crucible`` in DIR
+
+Figures and what limits each row: docs/performance.md.
 """
 
 from __future__ import annotations
