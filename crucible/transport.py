@@ -2,10 +2,16 @@
 
 Two sessions: ``api`` carries ``Authorization: Bearer <key>`` and talks to the API root;
 ``storage`` carries no credentials and fetches signed URLs and resumable-upload URIs, so the key
-never reaches a storage host. Every call goes through :meth:`Transport.retrying`, a tenacity
+never reaches a storage host. Every call goes through :meth:`Transport.retrying`, a retry
 loop bounded by :class:`RetryPolicy`: by default a total deadline per call (no attempt count),
 capped exponential back-off with jitter, ``Retry-After`` honoured. A transport refuses to be
 pickled (its session holds the key).
+
+The per-call path is kept short (docs/performance.md): the first attempt runs with no retry
+machinery around it, messages and log arguments are built only when used, neither session looks
+up ``~/.netrc`` (the API session sends its Bearer header, the storage session nothing), and the
+proxy environment (``HTTP(S)_PROXY``, ``NO_PROXY``) is read once per origin and session, when a
+client first talks to that origin, instead of on every request.
 
 Which failures are retried depends on whether re-sending is safe:
 
@@ -21,14 +27,17 @@ from __future__ import annotations
 
 import logging
 import random
+import os
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Mapping, TypeVar, Union
+from urllib.parse import urlsplit
 
 import requests
-import tenacity
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
+from requests.utils import get_environ_proxies
 
 from .errors import (
     ConflictError,
@@ -132,19 +141,54 @@ def _install_redactor() -> None:
         pool_log.addFilter(_CapabilityRedactor())
 
 
-class _Attempt:
-    """Per-call state shared between attempts (for the 409-on-retry rule)."""
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Signed URLs are bearer capabilities: send them with no credentials at all. On the API
+    session it keeps requests from looking up ``~/.netrc`` (whose entry would replace the
+    Bearer header) on every call."""
+    return request
 
-    __slots__ = ("number", "maybe_landed")
+
+#: A message for logs and errors, or a function that builds it (only when it is needed).
+What = Union[str, Callable[[], str]]
+
+
+def _text(what: What) -> str:
+    return what if isinstance(what, str) else what()
+
+
+class _Session(requests.Session):
+    """A ``requests.Session`` that reads the proxy environment once per origin.
+
+    ``requests`` walks ``os.environ`` (twice) on every request to find proxies and
+    ``NO_PROXY``; the answer only depends on the scheme and host, so it is kept per origin
+    (at most :attr:`MAX_ORIGINS`, then read afresh). The CA-bundle variables are still read per
+    request, as ``requests`` does.
+    """
+
+    MAX_ORIGINS = 64
 
     def __init__(self) -> None:
-        self.number = 0
-        self.maybe_landed = False  # an earlier attempt may have reached the server
+        super().__init__()
+        self._env_proxies: dict[str, dict[str, str]] = {}
 
-
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """Signed URLs are bearer capabilities: send them with no credentials at all."""
-    return request
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> dict[str, Any]:
+        if not self.trust_env or proxies:  # explicit proxies: requests' own rules
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        env = self._env_proxies.get(origin)
+        if env is None:
+            if len(self._env_proxies) >= self.MAX_ORIGINS:
+                self._env_proxies.clear()
+            env = self._env_proxies[origin] = dict(get_environ_proxies(url, no_proxy=None))
+        if verify is True or verify is None:
+            verify = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+                      or verify)
+        return {"proxies": merge_setting(dict(env), self.proxies),
+                "stream": merge_setting(stream, self.stream),
+                "verify": merge_setting(verify, self.verify),
+                "cert": merge_setting(cert, self.cert)}
 
 
 class Transport:
@@ -168,8 +212,11 @@ class Transport:
         self.api = self._session(pool_maxsize)
         if api_key:
             self.api.headers["Authorization"] = f"Bearer {api_key}"
+        # A no-op auth keeps requests from attaching ~/.netrc credentials: to storage hosts
+        # never, and on the API session it would replace the Bearer header (and costs a file
+        # look-up per call).
+        self.api.auth = _no_auth
         self.storage = self._session(pool_maxsize)
-        # A no-op auth keeps requests from attaching ~/.netrc credentials to storage hosts.
         self.storage.auth = _no_auth
         _install_redactor()
 
@@ -182,7 +229,7 @@ class Transport:
 
     @staticmethod
     def _session(pool_maxsize: int) -> requests.Session:
-        s = requests.Session()
+        s = _Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
         s.mount("http://", adapter)
         s.mount("https://", adapter)
@@ -206,7 +253,7 @@ class Transport:
         safe: bool = True,
         on_retry_conflict: Callable[[], T] | None = None,
         conflict_error: type[CrucibleHTTPError] = ConflictError,
-        what: str = "request",
+        what: What = "request",
         policy: RetryPolicy | None = None,
     ) -> T:
         """Run ``fn(attempt_number)`` under the retry policy and return its result.
@@ -214,63 +261,38 @@ class Transport:
         ``fn`` raises typed errors or ``requests`` exceptions; which of them are retried is
         decided by ``safe`` (see the module docstring). With ``on_retry_conflict``, a
         :class:`ConflictError` (or ``conflict_error``, e.g. ``NotFoundError`` for deletes) on any
-        attempt after the first returns ``on_retry_conflict()``.
+        attempt after the first returns ``on_retry_conflict()``. ``what`` names the call in
+        logs: a string, or a function that makes one (called only when something is logged).
         """
         pol = policy or self.retry_policy
-        state = _Attempt()
         start = time.monotonic()
         retry_safe = safe or on_retry_conflict is not None
-
-        def attempt() -> T:
-            state.number += 1
+        number = 1
+        maybe_landed = False  # an earlier attempt may have reached the server
+        while True:
             try:
-                return fn(state.number)
+                return fn(number)
             except conflict_error as exc:
-                if on_retry_conflict is not None and state.maybe_landed:
-                    log.debug("%s: %s on attempt %d, an earlier attempt landed",
-                              what, exc.status_code, state.number)
+                if on_retry_conflict is not None and maybe_landed:
+                    log.debug("%s: %s on attempt %d, an earlier attempt landed", _text(what),
+                              exc.status_code, number)
                     return on_retry_conflict()
-                raise
+                failure: BaseException = exc
             except BaseException as exc:
-                if not isinstance(exc, (RateLimitedError, requests.ConnectTimeout)):
-                    state.maybe_landed = True
-                raise
-
-        def should_retry(exc: BaseException) -> bool:
-            if isinstance(exc, RateLimitedError):
-                return True
-            if isinstance(exc, requests.ConnectTimeout):
-                return True  # nothing was sent
-            if not retry_safe:
-                return False
-            if isinstance(exc, CrucibleHTTPError):
-                return exc.status_code in pol.statuses
-            return isinstance(exc, (requests.ConnectionError, requests.Timeout,
-                                    requests.exceptions.ChunkedEncodingError,
-                                    _RetryableTransfer))
-
-        def wait(rs: tenacity.RetryCallState) -> float:
-            exc = rs.outcome.exception() if rs.outcome else None
-            hint = getattr(exc, "retry_after", None)
-            seconds = pol.sleep_for(rs.attempt_number, hint)
-            remaining = pol.deadline - (time.monotonic() - start)
-            return max(0.0, min(seconds, remaining))
-
-        def stop(rs: tenacity.RetryCallState) -> bool:
-            return pol.gives_up(rs.attempt_number, time.monotonic() - start)
-
-        def before_sleep(rs: tenacity.RetryCallState) -> None:
-            exc = rs.outcome.exception() if rs.outcome else None
-            log.info("%s failed (attempt %d%s: %s); retrying in %.2fs", what,
-                     rs.attempt_number, f"/{pol.attempts}" if pol.attempts else "", _short(exc),
-                     rs.next_action.sleep if rs.next_action else 0.0)
-
-        if pol.attempts == 1:
-            return attempt()
-        retryer = tenacity.Retrying(stop=stop, wait=wait, reraise=True,
-                                    retry=tenacity.retry_if_exception(should_retry),
-                                    before_sleep=before_sleep)
-        return retryer(attempt)
+                failure = exc
+            if not isinstance(failure, (RateLimitedError, requests.ConnectTimeout)):
+                maybe_landed = True
+            if not _should_retry(failure, retry_safe, pol):
+                raise failure
+            elapsed = time.monotonic() - start
+            if pol.gives_up(number, elapsed):
+                raise failure
+            seconds = pol.sleep_for(number, getattr(failure, "retry_after", None))
+            seconds = max(0.0, min(seconds, pol.deadline - elapsed))
+            log.info("%s failed (attempt %d%s: %s); retrying in %.2fs", _text(what), number,
+                     f"/{pol.attempts}" if pol.attempts else "", _short(failure), seconds)
+            time.sleep(seconds)
+            number += 1
 
     # ---------------------------------------------------------------- API calls
     def url(self, path: str) -> str:
@@ -303,23 +325,29 @@ class Transport:
         session = self.api if auth else self.storage
         params = _encode_params(params)
 
+        timeout = self.timeout
+
         def once(_attempt: int) -> Any:
-            t0 = time.perf_counter()
-            resp = session.request(method, url, params=params, json=json,
-                                   timeout=self.timeout)
-            log.debug("%s %s -> %d (%.1f ms)", method, redact_url(url), resp.status_code,
-                      (time.perf_counter() - t0) * 1000)
+            if not log.isEnabledFor(logging.DEBUG):
+                resp = session.request(method, url, params=params, json=json, timeout=timeout)
+            else:
+                t0 = time.perf_counter()
+                resp = session.request(method, url, params=params, json=json, timeout=timeout)
+                log.debug("%s %s -> %d (%.1f ms)", method, redact_url(url), resp.status_code,
+                          (time.perf_counter() - t0) * 1000)
             if resp.status_code >= 400 and resp.status_code not in allow_statuses:
                 raise self.error_from(method, url, resp)
             return self.decode(method, url, resp)
 
-        what = f"{method} {self._display(url)}"
+        def what() -> str:
+            return f"{method} {self._display(url)}"
+
         try:
             return self.retrying(once, safe=safe, on_retry_conflict=on_retry_conflict,
                                  conflict_error=conflict_error, what=what)
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
-            raise CrucibleConnectionError(f"{what}: no answer ({type(exc).__name__})") from exc
+            raise CrucibleConnectionError(f"{what()}: no answer ({type(exc).__name__})") from exc
 
     def _display(self, url: str) -> str:
         """The API-relative path for messages (no host, no query)."""
@@ -375,6 +403,20 @@ class Transport:
 
 class _RetryableTransfer(Exception):
     """Raised by transfer code for a storage failure worth retrying (internal)."""
+
+
+def _should_retry(exc: BaseException, retry_safe: bool, pol: RetryPolicy) -> bool:
+    """Whether a failed attempt may be repeated (see the module docstring)."""
+    if isinstance(exc, RateLimitedError):
+        return True
+    if isinstance(exc, requests.ConnectTimeout):
+        return True  # nothing was sent
+    if not retry_safe:
+        return False
+    if isinstance(exc, CrucibleHTTPError):
+        return exc.status_code in pol.statuses
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout,
+                            requests.exceptions.ChunkedEncodingError, _RetryableTransfer))
 
 
 def _encode_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

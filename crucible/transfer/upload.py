@@ -1,8 +1,8 @@
 """Resumable upload of one local file to a resumable-upload URI.
 
-Chunks are read from disk one at a time (memory bounded by the chunk size) and PUT with
-``Content-Range: bytes a-b/total``. A non-final chunk answers 308 with the confirmed ``Range``;
-the final one 200/201. After any failure the next attempt first probes (empty PUT with
+Chunks stream from disk as they are sent (memory bounded by one 1 MiB block, not the chunk
+size) and are PUT with ``Content-Range: bytes a-b/total``. A non-final chunk answers 308 with
+the confirmed ``Range``; the final one 200/201. After any failure the next attempt first probes (empty PUT with
 ``bytes */total``) and resumes from the offset the server confirms, so no byte is sent twice
 on purpose and none is skipped. The URI needs no Crucible key; it is sent on the storage session
 and never logged (urllib3's lines show ``/_uploads/<redacted>``). Each chunk is retried under
@@ -27,6 +27,8 @@ __all__ = ["upload_resumable", "GRANULE"]
 
 log = logging.getLogger("crucible.transfer")
 GRANULE = 256 * 1024
+#: Bytes read from disk per send while a chunk streams out.
+SEND_BLOCK = 1024 * 1024
 _RANGE = re.compile(r"bytes=0-(\d+)")
 
 
@@ -42,8 +44,42 @@ def _confirmed(resp: requests.Response) -> int:
     return int(m.group(1)) + 1 if m else 0
 
 
+class _Slice:
+    """``length`` bytes of an open file from ``offset``, read as they are sent.
+
+    ``requests`` takes the length from ``len()`` (so ``Content-Length``, no chunked encoding)
+    and pulls the bytes through ``read``: one chunk never sits in memory whole, only a block
+    of at most :data:`SEND_BLOCK` at a time. A file that ends early raises
+    :class:`TransferError` instead of sending a short body.
+    """
+
+    def __init__(self, fh: Any, offset: int, length: int, path: Any) -> None:
+        self._fh, self._left, self._path = fh, length, path
+        self._length = length
+        fh.seek(offset)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, amount: int = -1) -> bytes:
+        """Up to ``max(amount, SEND_BLOCK)`` bytes: the sender's own block size (16 KiB in
+        urllib3) would cost a Python round per 16 KiB."""
+        if self._left <= 0:
+            return b""
+        want = self._left if amount is None or amount < 0 else max(amount, SEND_BLOCK)
+        data = self._fh.read(min(want, self._left))
+        if not data:
+            raise TransferError(f"{self._path}: file shrank while uploading")
+        self._left -= len(data)
+        return data
+
+    def read_all(self) -> bytes:
+        """The rest of the slice as one ``bytes``."""
+        return b"".join(iter(lambda: self.read(self._left), b""))
+
+
 def _put(transport: Any, uri: str, where: str, headers: dict[str, str],
-         body: bytes) -> requests.Response:
+         body: "bytes | _Slice") -> requests.Response:
     """One PUT of a resumable upload; 416 (offset out of step) is retryable, other errors raise."""
     resp = transport.storage.put(uri, data=body, headers=headers,
                                  timeout=transport.timeout, allow_redirects=False)
@@ -72,7 +108,7 @@ def upload_resumable(
     done = False
     stalls, stalled_since = 0, time.monotonic()
 
-    with open(path, "rb") as fh:
+    with open(path, "rb", buffering=0) as fh:
 
         def finish(resp: requests.Response) -> None:
             nonlocal result, done
@@ -100,13 +136,12 @@ def upload_resumable(
                 start = _confirmed(resp)
                 if start != offset:
                     log.debug("upload %s: server confirms %d bytes, resuming there", where, start)
-            fh.seek(start)
-            body = fh.read(min(chunk_size, total - start))
-            end = start + len(body)
-            if not body or (end < total and len(body) != min(chunk_size, total - start)):
-                raise TransferError(f"{path}: file shrank while uploading")
-            resp = _put(transport, uri, where, {"Content-Range": f"bytes {start}-{end - 1}/{total}"}, body)
-            del body
+            end = start + min(chunk_size, total - start)
+            piece = _Slice(fh, start, end - start, path)
+            # a small chunk is read whole and goes out in one send with the headers
+            body = piece.read_all() if end - start <= SEND_BLOCK else piece
+            resp = _put(transport, uri, where, {"Content-Range": f"bytes {start}-{end - 1}/{total}"},
+                        body)
             if resp.status_code in (200, 201):
                 finish(resp)
                 return total
