@@ -2,8 +2,9 @@
 
 Two sessions: ``api`` carries ``Authorization: Bearer <key>`` and talks to the API root;
 ``storage`` carries no credentials and fetches signed URLs and resumable-upload URIs, so the key
-never reaches a storage host. Every call goes through :meth:`Transport.retrying`, a retry
-loop bounded by :class:`RetryPolicy`: by default a total deadline per call (no attempt count),
+never reaches a storage host. Every call goes through :meth:`Transport.retrying`: the first
+attempt runs bare, and a failure worth repeating hands the call to a ``tenacity.Retrying``
+bounded by :class:`RetryPolicy`: by default a total deadline per call (no attempt count),
 capped exponential back-off with jitter, ``Retry-After`` honoured. A transport refuses to be
 pickled (its session holds the key).
 
@@ -35,6 +36,7 @@ from typing import Any, Callable, Mapping, TypeVar, Union
 from urllib.parse import urlsplit
 
 import requests
+import tenacity
 from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
@@ -267,32 +269,62 @@ class Transport:
         pol = policy or self.retry_policy
         start = time.monotonic()
         retry_safe = safe or on_retry_conflict is not None
-        number = 1
-        maybe_landed = False  # an earlier attempt may have reached the server
-        while True:
+        landed = [False]  # an earlier attempt may have reached the server
+
+        def attempt(number: int) -> T:
             try:
                 return fn(number)
             except conflict_error as exc:
-                if on_retry_conflict is not None and maybe_landed:
+                if on_retry_conflict is not None and landed[0]:
                     log.debug("%s: %s on attempt %d, an earlier attempt landed", _text(what),
                               exc.status_code, number)
                     return on_retry_conflict()
-                failure: BaseException = exc
+                _note(exc, landed)
+                raise
             except BaseException as exc:
-                failure = exc
-            if not isinstance(failure, (RateLimitedError, requests.ConnectTimeout)):
-                maybe_landed = True
-            if not _should_retry(failure, retry_safe, pol):
-                raise failure
-            elapsed = time.monotonic() - start
-            if pol.gives_up(number, elapsed):
-                raise failure
-            seconds = pol.sleep_for(number, getattr(failure, "retry_after", None))
-            seconds = max(0.0, min(seconds, pol.deadline - elapsed))
-            log.info("%s failed (attempt %d%s: %s); retrying in %.2fs", _text(what), number,
-                     f"/{pol.attempts}" if pol.attempts else "", _short(failure), seconds)
-            time.sleep(seconds)
-            number += 1
+                _note(exc, landed)
+                raise
+
+        try:  # the first attempt builds nothing: most calls succeed at once
+            return attempt(1)
+        except BaseException as exc:
+            if not _should_retry(exc, retry_safe, pol) or pol.gives_up(1, time.monotonic() - start):
+                raise
+            first = exc
+        self._pause(pol, 1, first, start, what)
+        numbers = iter(range(2, 1 << 30))
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(lambda e: _should_retry(e, retry_safe, pol)),
+            # tenacity counts from the second attempt: its n-th attempt is attempt n + 1
+            stop=lambda rs: pol.gives_up(rs.attempt_number + 1, time.monotonic() - start),
+            wait=lambda rs: self._pause_seconds(pol, rs.attempt_number + 1,
+                                                rs.outcome.exception() if rs.outcome else None,
+                                                start),
+            before_sleep=lambda rs: self._log_retry(pol, rs.attempt_number + 1,
+                                                    rs.outcome.exception() if rs.outcome else None,
+                                                    rs.upcoming_sleep, what),
+            sleep=time.sleep, reraise=True)
+        return retrying(lambda: attempt(next(numbers)))
+
+    @staticmethod
+    def _pause_seconds(pol: RetryPolicy, failures: int, failure: BaseException | None,
+                       start: float) -> float:
+        """The back-off after ``failures`` failures, never past the deadline."""
+        elapsed = time.monotonic() - start
+        seconds = pol.sleep_for(failures, getattr(failure, "retry_after", None))
+        return max(0.0, min(seconds, pol.deadline - elapsed))
+
+    def _pause(self, pol: RetryPolicy, failures: int, failure: BaseException, start: float,
+               what: What) -> None:
+        seconds = self._pause_seconds(pol, failures, failure, start)
+        self._log_retry(pol, failures, failure, seconds, what)
+        time.sleep(seconds)
+
+    @staticmethod
+    def _log_retry(pol: RetryPolicy, failures: int, failure: BaseException | None,
+                   seconds: float, what: What) -> None:
+        log.info("%s failed (attempt %d%s: %s); retrying in %.2fs", _text(what), failures,
+                 f"/{pol.attempts}" if pol.attempts else "", _short(failure), seconds)
 
     # ---------------------------------------------------------------- API calls
     def url(self, path: str) -> str:
@@ -403,6 +435,12 @@ class Transport:
 
 class _RetryableTransfer(Exception):
     """Raised by transfer code for a storage failure worth retrying (internal)."""
+
+
+def _note(exc: BaseException, landed: list[bool]) -> None:
+    """Remember that an attempt may have reached the server (all but 429 and connect time-outs)."""
+    if not isinstance(exc, (RateLimitedError, requests.ConnectTimeout)):
+        landed[0] = True
 
 
 def _should_retry(exc: BaseException, retry_safe: bool, pol: RetryPolicy) -> bool:
