@@ -9,6 +9,7 @@ wins), and only :meth:`Progress.finish` waits for the last one. The first report
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -49,8 +50,9 @@ class Progress:
                 return
             self._last = now
             self._pending = (self.done, self.total)
-            if self._sender is None:
-                self._sender = threading.Thread(target=self._send, name="job-progress",
+            if self._sender is None:  # in the advancing thread's context (a flow run's settings)
+                self._sender = threading.Thread(target=contextvars.copy_context().run,
+                                                args=(self._send,), name="job-progress",
                                                 daemon=True)
                 self._sender.start()
 

@@ -104,3 +104,15 @@ def test_progress_never_holds_up_the_work():
     release.set()
     progress.finish()
     assert seen[-1] == (3, 3) and seen == sorted(seen)
+
+
+def test_progress_callbacks_run_in_the_context_of_the_advancing_thread():
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="none")
+    seen = []
+    progress = Progress(lambda done, total: seen.append(var.get()), total=1, interval=0)
+    var.set("flow run")
+    progress.advance()
+    progress.finish()
+    assert seen == ["flow run"]
