@@ -69,12 +69,15 @@ def run_batch(ops: CrucibleOps, ctx: RunContext, groups: Sequence[FileGroup]) ->
         else:
             results.append(outcome)
     if started:
-        try:
-            outcomes = ops.await_ingestions([r for _, s in started for r in s.requests()])
-        except Exception as exc:  # noqa: BLE001 - each group then fails, reported
-            outcomes = {}
+        requests = [r for _, s in started for r in s.requests()]
+        awaited = _retrying(started[0][1].group, partial(ops.await_ingestions, requests))
+        outcomes = awaited if isinstance(awaited, dict) else {}
+        if isinstance(awaited, GroupResult):  # could not learn the outcomes: the groups fail
+            reason = awaited.rows[0].reason
             for i, s in started:
-                results[i] = GroupResult(failed_rows(s.group, exc), dataset_id=s.dsid)
+                results[i] = GroupResult([FileRow(file=f.rel, bytes=f.size, status="failed",
+                                                  reason=reason) for f in s.group.files],
+                                         dataset_id=s.dsid)
         for i, s in started:
             if results[i] is None:
                 results[i] = _retrying(s.group, partial(finish_group, ops, ctx, s, outcomes))
