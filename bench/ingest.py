@@ -1,19 +1,26 @@
-"""Benchmark: the ingest flow vs. plain-client loops, on one local Crucible server.
+"""Benchmark: the ingest flow vs. the plain engine and plain-client loops, on one local server.
 
-Compared side by side in one run, per workload:
+Compared side by side in one run, per workload, on the same files:
 
-  (a) the ``ingest_instrument_output`` flow (mode ``files``), run in a child process so its peak
-      RSS is its own; then the same flow again on the unchanged folder (the re-run);
-  (b) a sequential loop with our plain client, create + upload + ingest (+ wait) per file, the way
-      nano-crucible scripts do it;
-  (c) the same per-file work over a thread pool of the plain client.
+  (a) the ``ingest_instrument_output`` flow (mode ``files``), in a child process so its peak RSS
+      is its own; then the same flow again on the unchanged folder (the re-run);
+  (d) the Prefect-free engine (``IngestJob`` on a ``ThreadRunner`` of the same size), in a child
+      process too, first run and re-run;
+  (c) a nano-crucible-style script over a thread pool of the same size: per file create +
+      upload + ingest + wait (``client.datasets.create(..., files_to_upload=[f])``);
+  (b) that script sequentially (once: it is the slow reference).
 
-Workloads: 1000 x 64 KiB and 4 x 256 MiB (``--small``: 100 x 64 KiB and 4 x 16 MiB). The flow
-child first runs an empty flow, so Prefect's once-per-process start is reported, not counted,
-and runs with flow heartbeats off (as the tests do): Prefect 3.9 joins the heartbeat thread at
-the end of every flow run, which adds about 1 s to each run whatever it did.
-Prints times and the ratios b/a (target >= 4 on small files), a/c (target <= 1.25),
-re-run/first (target <= 0.05) and the flow's peak RSS (target < 300 MB, flat in file size).
+(a), (d) and (c) alternate for ``--rounds`` rounds (default 3; medians are reported), each
+round on new datasets (another run name; the flow and the engine each keep their own digest
+ledger, so neither reads the other's digests). Every child first does a warm-up (the flow: an
+empty flow, Prefect's once-per-process start; the engine: one ``whoami``), reported, not
+counted; flows run with heartbeats off (Prefect 3.9 joins the heartbeat thread at the end of
+every flow run: ~1 s per run whatever it did). ``os.sync()`` runs before every timed phase.
+
+Requests are counted by a hook on ``requests``' HTTP adapter (every Crucible call, upload PUTs
+included; Prefect's own API traffic goes through httpx and is not counted). Prints the core
+count, times, requests per file, and the ratios a/c (target <= 1.15), d/c, b/a, re-run/first
+and the flow's peak RSS (target < 150 MB for 1000 files).
 
     python bench/ingest.py --small
 """
@@ -24,12 +31,15 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without install
 
@@ -63,49 +73,98 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-# ---------------------------------------------------------------------- (a) the flow, in a child
-def child_flow(args: argparse.Namespace) -> None:
-    """Runs in the child process: the flow twice (first run, re-run); prints JSON."""
-    from prefect import flow
+class RequestCounter:
+    """Counts HTTP requests sent through ``requests`` (the Crucible client's transport)."""
 
-    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
+    def __init__(self) -> None:
+        from requests.adapters import HTTPAdapter
 
-    @flow(name="bench-warm-up")
-    def warm_up() -> None:
-        """Prefect's once-per-process start (client, settings), timed apart from the job."""
+        self.count = 0
+        self._lock = threading.Lock()
+        original = HTTPAdapter.send
 
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+        def send(adapter, request, *args, **kwargs):
+            with self._lock:
+                self.count += 1
+            return original(adapter, request, *args, **kwargs)
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        _child_runs(args, warm_up, ingest_instrument_output, report_from_state)
+        HTTPAdapter.send = send  # type: ignore[method-assign]
 
 
-def _child_runs(args: argparse.Namespace, warm_up, ingest_instrument_output,
-                report_from_state) -> None:
+def timed(counter: RequestCounter, fn) -> tuple[float, int]:
+    """Seconds and requests of ``fn()``, after flushing dirty pages (no phase pays for the
+    previous phase's writeback)."""
+    os.sync()
+    before = counter.count
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0, counter.count - before
+
+
+# ---------------------------------------------------------------------- (a), (d) in a child
+def child(args: argparse.Namespace) -> None:
+    """Runs in a child process: the flow (``--child flow``) or the engine (``--child engine``)
+    twice, first run and re-run; prints JSON."""
+    counter = RequestCounter()
+    if args.child == "flow":
+        from prefect import flow
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
+
+        @flow(name="bench-warm-up")
+        def warm_up() -> None:
+            """Prefect's once-per-process start (client, settings), timed apart from the job."""
+
+        def once() -> Any:
+            state = ingest_instrument_output(
+                path=args.path, instrument_name=INSTRUMENT, project_id=PROJECT, mode="files",
+                run_name=args.run_name, settle_seconds=0, max_concurrency=args.workers,
+                return_state=True)
+            report = report_from_state(state)
+            if not state.is_completed():
+                raise SystemExit(f"flow did not complete: {report.summary()}")
+            return report.summary()
+
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            _child_runs(counter, warm_up, once)
+        return
+    from crucible import CrucibleClient
+    from crucible.ingest import IngestJob, IngestSettings
+    from crucible.jobs import ThreadRunner, run_job
+
+    client = CrucibleClient()
+    settings = IngestSettings(path=args.path, instrument_name=INSTRUMENT, project_id=PROJECT,
+                              mode="files", run_name=args.run_name, settle_seconds=0,
+                              max_concurrency=args.workers)
+
+    def engine_once() -> Any:
+        report = run_job(IngestJob(settings, client), ThreadRunner(client, args.workers))
+        if not report.ok:
+            raise SystemExit(f"engine did not complete: {report.summary()}")
+        return report.summary()
+
+    _child_runs(counter, client.whoami, engine_once)
+
+
+def _child_runs(counter: RequestCounter, warm_up, once) -> None:
     t0 = time.perf_counter()
     warm_up()
     startup = time.perf_counter() - t0
-    times, summaries = [], []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        state = ingest_instrument_output(path=args.path, instrument_name=INSTRUMENT,
-                                         project_id=PROJECT, mode="files", settle_seconds=0,
-                                         max_concurrency=args.workers, return_state=True)
-        times.append(time.perf_counter() - t0)
-        report = report_from_state(state)
-        summaries.append(report.summary())
-        if not state.is_completed():
-            raise SystemExit(f"flow did not complete: {report.summary()}")
-    print(json.dumps({"first": times[0], "rerun": times[1], "startup": startup,
-                      "peak_rss_mb": peak_rss_mb(),
-                      "summaries": summaries}))
+    out: dict = {"startup": startup, "summaries": []}
+    for phase in ("first", "rerun"):
+        out[phase], out[f"{phase}_requests"] = timed(
+            counter, lambda: out["summaries"].append(once()))
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(out))
 
 
-def run_flow(folder: Path, env: dict, workers: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child-flow", "--path", str(folder),
-                          "--workers", str(workers)], env=env, capture_output=True, text=True)
+def run_child(kind: str, folder: Path, run_name: str, env: dict, workers: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, "--path", str(folder),
+                          "--run-name", run_name, "--workers", str(workers)],
+                         env=env, capture_output=True, text=True)
     if out.returncode != 0:
-        raise SystemExit(f"flow child failed:\n{out.stderr[-4000:]}")
+        raise SystemExit(f"{kind} child failed:\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -118,27 +177,77 @@ def plain_one(client, path: Path) -> str:
     return result["dsid"]
 
 
-def run_plain(client, paths: list[Path], workers: int) -> float:
-    t0 = time.perf_counter()
+def run_plain(client, paths: list[Path], workers: int) -> None:
     if workers == 1:
         for path in paths:
             plain_one(client, path)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(lambda p: plain_one(client, p), paths))
-    return time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------------- orchestration
+def bench_workload(label: str, count: int, size: int, ctx: dict, args) -> dict:
+    """Alternate flow, engine and thread pool for ``args.rounds`` rounds; then sequential."""
+    client, counter, tmp_path = ctx["client"], ctx["counter"], ctx["tmp"]
+    slug = label.replace(" ", "").replace("x", "-")
+    paths = write_files(tmp_path / f"run-{slug}", count, size)
+    rows: dict = {"flow": [], "engine": [], "pool": []}
+    for r in range(args.rounds):
+        for kind in ("flow", "engine"):
+            env = dict(ctx["env"], CRUCIBLE_PREFECT_CACHE_DIR=str(tmp_path / f"digests-{kind}"))
+            rows[kind].append(run_child(kind, paths[0].parent, f"{slug}-{kind}-{r}", env,
+                                        args.workers))
+        seconds, requests_ = timed(counter, lambda: run_plain(client, paths, args.workers))
+        rows["pool"].append({"first": seconds, "first_requests": requests_})
+        print(f"  {label} round {r + 1}: flow {rows['flow'][-1]['first']:.2f}s "
+              f"(re-run {rows['flow'][-1]['rerun']:.2f}s) | engine "
+              f"{rows['engine'][-1]['first']:.2f}s | thread pool {seconds:.2f}s", flush=True)
+    if args.sequential:
+        seconds, requests_ = timed(counter, lambda: run_plain(client, paths, 1))
+        rows["sequential"] = [{"first": seconds, "first_requests": requests_}]
+    for path in paths:
+        path.unlink()
+    return rows
+
+
+def med(rows: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rows)
+
+
+def report(results: list[tuple[str, int, dict]], args) -> None:
+    print(f"\n{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; {args.workers} workers; "
+          f"medians of {args.rounds} alternating rounds; child start-up not counted "
+          "(flow warm-up median "
+          f"{statistics.median(r['startup'] for _, _, x in results for r in x['flow']):.2f}s)")
+    print(f"{'workload':<15} {'flow a':>8} {'engine d':>9} {'pool c':>8} {'seq b':>8} "
+          f"{'a/c':>6} {'d/c':>6} {'b/a':>6} {'rerun/a':>8} {'req/file a d c':>16} "
+          f"{'a RSS MB':>9}")
+    for label, count, rows in results:
+        a, d, c = med(rows["flow"], "first"), med(rows["engine"], "first"), med(rows["pool"], "first")
+        b = rows["sequential"][0]["first"] if "sequential" in rows else float("nan")
+        per = [med(rows[k], "first_requests") / count for k in ("flow", "engine", "pool")]
+        print(f"{label:<15} {a:>7.2f}s {d:>8.2f}s {c:>7.2f}s {b:>7.2f}s {a / c:>6.2f} "
+              f"{d / c:>6.2f} {b / a:>6.2f} {med(rows['flow'], 'rerun') / a:>8.3f} "
+              f"{per[0]:>5.2f} {per[1]:>4.2f} {per[2]:>4.2f} "
+              f"{max(r['peak_rss_mb'] for r in rows['flow']):>9.0f}")
+        print(f"{'':<15} re-run requests: flow {med(rows['flow'], 'rerun_requests'):.0f}, "
+              f"engine {med(rows['engine'], 'rerun_requests'):.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help="Quick sizes for development.")
-    parser.add_argument("--workers", type=int, default=8, help="Parallelism of (a) and (c).")
-    parser.add_argument("--child-flow", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=8, help="Parallelism of (a), (c), (d).")
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds (medians).")
+    parser.add_argument("--no-sequential", dest="sequential", action="store_false",
+                        help="Skip the slow sequential reference (b).")
+    parser.add_argument("--child", choices=("flow", "engine"), help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--run-name", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_flow:
-        child_flow(args)
+    if args.child:
+        child(args)
         return
 
     from crucible import CrucibleClient
@@ -147,6 +256,7 @@ def main() -> None:
 
     workloads = ([("100 x 64 KiB", 100, 64 * KIB), ("4 x 16 MiB", 4, 16 * MIB)] if args.small
                  else [("1000 x 64 KiB", 1000, 64 * KIB), ("4 x 256 MiB", 4, 256 * MIB)])
+    results = []
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         tmp_path = Path(tmp)
         (tmp_path / "prefect").mkdir()
@@ -158,32 +268,18 @@ def main() -> None:
                 admin.instruments.create({"instrument_name": INSTRUMENT, "owner": "bench",
                                           "location": "here"})
                 client = CrucibleClient(api_url=server.url, api_key=key)
+                client.whoami()  # warm the pool's connection
                 env = dict(os.environ, PREFECT_API_URL=prefect_url, CRUCIBLE_API_URL=server.url,
                            CRUCIBLE_API_KEY=key, PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                           CRUCIBLE_PREFECT_CACHE_DIR=str(tmp_path / "digests"),
                            PREFECT_LOGGING_LEVEL="WARNING")
-                rows = []
+                ctx = {"client": client, "counter": RequestCounter(), "tmp": tmp_path,
+                       "env": env}
                 for label, count, size in workloads:
-                    slug = label.replace(" ", "").replace("x", "-")
-                    paths = write_files(tmp_path / f"run-{slug}", count, size)
-                    a = run_flow(paths[0].parent, env, args.workers)
-                    b = run_plain(client, paths, 1)
-                    c = run_plain(client, paths, args.workers)
-                    rows.append((label, a, b, c))
-                    print(f"{label}: flow {a['first']:.2f}s (re-run {a['rerun']:.2f}s, "
-                          f"process start {a['startup']:.2f}s not counted, "
-                          f"peak RSS {a['peak_rss_mb']:.0f} MB) | sequential {b:.2f}s | "
-                          f"thread pool {c:.2f}s", flush=True)
-                    for path in paths:
-                        path.unlink()
+                    results.append((label, count, bench_workload(label, count, size, ctx, args)))
         finally:
             prefect_proc.terminate()
             prefect_proc.wait(timeout=30)
-
-    print("\nworkload        b/a (>=4 small)  a/c (<=1.25)  rerun/first (<=0.05)  flow peak RSS MB (<300)")
-    for label, a, b, c in rows:
-        print(f"{label:<15} {b / a['first']:>15.2f}  {a['first'] / c:>12.2f}  "
-              f"{a['rerun'] / a['first']:>20.3f}  {a['peak_rss_mb']:>23.0f}")
+    report(results, args)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,14 @@ In one process run:
      directory by (a) the flow and (b) a plain requests loop over the same signed URLs with the
      same concurrency, writing files with no verification; prints throughput a/b (target >= 0.7)
      and the flow's peak RSS above its baseline (target < 150 MB);
-  2. an unchanged re-run of the flow: bytes moved (target 0) and time (target <= 5 % of run 1);
-  3. many small files (default 1000 x 4 KiB; ``--small``: 200): per-file time of flow and raw.
+  2. an unchanged re-run (3 times, median): bytes moved (target 0) and time (target <= 5 % of
+     run 1), split into the mirror's own time and the flow run's fixed Prefect cost, next to the
+     same re-run by the Prefect-free engine (``MirrorJob`` on a ``ThreadRunner``);
+  3. many small files (default 1000 x 4 KiB; ``--small``: 200): raw, flow and engine alternate
+     for 3 rounds, each to a fresh directory; per-file medians (target flow/raw <= 1.25).
+
+The first flow call (Prefect's start-up) is a warm-up, reported and not counted; ``os.sync()``
+runs before every timed phase; the core count and load are printed.
 
 Usage: python bench/mirror.py [--small] [--concurrency 4]. Needs the server and prefect extras.
 Uses PREFECT_API_URL when set, else starts a temporary Prefect server (heartbeats off).
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -116,6 +123,22 @@ def raw_copy(client, dsid: str, out: Path, workers: int) -> int:
         return sum(pool.map(one, links.items()))
 
 
+def engine(client, dsid: str, dest_url: str, conc: int):
+    """The Prefect-free engine on the same work: ``MirrorJob`` on a ``ThreadRunner``."""
+    from crucible.jobs import ThreadRunner, run_job
+    from crucible.mirror import MirrorJob, MirrorOptions, Query, open_destination
+
+    job = MirrorJob(Query(dataset_ids=(dsid,)), open_destination(dest_url), client,
+                    MirrorOptions(max_concurrency=conc))
+    return run_job(job, ThreadRunner(client, max_workers=conc)).summary()
+
+
+def median_of(fn, n: int = 3) -> tuple[float, list]:
+    """Median seconds of ``n`` timed calls of ``fn(i)``, and their values."""
+    runs = [timed(lambda i=i: fn(i)) for i in range(n)]
+    return statistics.median(t for _, t in runs), [v for v, _ in runs]
+
+
 def timed(fn):
     """Run ``fn`` and time it, after flushing dirty pages so no phase pays for the previous
     phase's disk writeback (2 GiB of it after a large copy)."""
@@ -164,8 +187,9 @@ def main() -> None:
             small = client.datasets.create({"dataset_name": "bench small", "project_id": "BENCH"})["dsid"]
             _, t_up_small = timed(lambda: upload(client, small, make_files(work / "src-small", small_n, small_size, "s"), conc))
             print(f"  uploaded in {t_up:.1f} s + {t_up_small:.1f} s", flush=True)
-            mirror_downloads(f"file://{work}/warmup", [small], credentials=creds,
-                             max_concurrency=conc)  # first flow call pays Prefect's start-up
+            _, t_warm = timed(lambda: mirror_downloads(f"file://{work}/warmup", [small],
+                                                       credentials=creds, max_concurrency=conc))
+            engine(client, small, f"file://{work}/warmup-engine", conc)
 
             total = big_n * big_size
             raw_bytes, t_raw1 = timed(lambda: raw_copy(client, big, work / "raw-big", conc))
@@ -173,37 +197,58 @@ def main() -> None:
             with RssSampler() as rss:
                 first, t_flow = timed(lambda: mirror_downloads(
                     f"file://{work}/flow-big", [big], credentials=creds, max_concurrency=conc).summary())
-            again, t_again = timed(lambda: mirror_downloads(
+            t_again, agains = median_of(lambda i: mirror_downloads(
                 f"file://{work}/flow-big", [big], credentials=creds, max_concurrency=conc).summary())
+            t_engine_again, engine_agains = median_of(
+                lambda i: engine(client, big, f"file://{work}/flow-big", conc))
             assert raw_bytes == total and first["counts"].get("copied") == big_n + 1, first
             # the raw copy again, after the flow, so neither side alone profits from a warm cache
             _, t_raw2 = timed(lambda: raw_copy(client, big, work / "raw-big2", conc))
             t_raw = (t_raw1 + t_raw2) / 2
 
-            _, t_raw_small = timed(lambda: raw_copy(client, small, work / "raw-small", conc))
-            small_first, t_flow_small = timed(lambda: mirror_downloads(
-                f"file://{work}/flow-small", [small], credentials=creds, max_concurrency=conc).summary())
-            small_again, t_small_again = timed(lambda: mirror_downloads(
-                f"file://{work}/flow-small", [small], credentials=creds, max_concurrency=conc).summary())
+            small_times: dict[str, list[float]] = {"raw": [], "flow": [], "engine": []}
+            for r in range(3):  # alternate, each to a fresh directory
+                small_times["raw"].append(timed(lambda r=r: raw_copy(
+                    client, small, work / f"raw-small-{r}", conc))[1])
+                small_first, t = timed(lambda r=r: mirror_downloads(
+                    f"file://{work}/flow-small-{r}", [small], credentials=creds,
+                    max_concurrency=conc).summary())
+                small_times["flow"].append(t)
+                small_times["engine"].append(timed(lambda r=r: engine(
+                    client, small, f"file://{work}/engine-small-{r}", conc))[1])
+            t_small_again, small_agains = median_of(lambda i: mirror_downloads(
+                f"file://{work}/flow-small-0", [small], credentials=creds,
+                max_concurrency=conc).summary())
 
+        t_raw_small, t_flow_small, t_engine_small = (
+            statistics.median(small_times[k]) for k in ("raw", "flow", "engine"))
+        again = agains[0]
+        inside = statistics.median(a["seconds"] for a in agains)
         mbps = lambda b, t: b / MiB / t  # noqa: E731
-        print(f"\nlarge files: {big_n} x {big_size // MiB} MiB, concurrency {conc}")
+        print(f"\n{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; Prefect warm-up flow "
+              f"{t_warm:.2f} s (not counted)")
+        print(f"large files: {big_n} x {big_size // MiB} MiB, concurrency {conc}")
         print(f"  (a) flow         {t_flow:7.2f} s  {mbps(total, t_flow):8.1f} MiB/s  (sha256-verified, atomic)")
         print(f"  (b) raw requests {t_raw:7.2f} s  {mbps(total, t_raw):8.1f} MiB/s  (no verification; "
               f"mean of a run before and after the flow: {t_raw1:.2f} s, {t_raw2:.2f} s)")
         print(f"  throughput a/b = {t_raw / t_flow:.2f}   (target >= 0.7)")
         print(f"  flow peak RSS above baseline = {(rss.peak - base_rss) / MiB:.1f} MiB   (target < 150)")
-        print(f"unchanged re-run: {again['bytes_copied']} bytes moved (target 0), {t_again:.2f} s = "
-              f"{100 * t_again / t_flow:.1f} % of the first run (target <= 5 %); counts {again['counts']}")
-        print(f"  of which {again['seconds']:.2f} s = {100 * again['seconds'] / t_flow:.2f} % inside the "
-              f"mirror (manifest, listings, Crucible API calls, the per-dataset task runs); the "
-              f"rest is the flow run's fixed Prefect cost (run states, artifacts)")
-        print(f"\nsmall files: {small_n} x {small_size} B")
-        print(f"  (a) flow         {t_flow_small:6.2f} s  {1000 * t_flow_small / small_n:6.2f} ms/file")
-        print(f"  (b) raw requests {t_raw_small:6.2f} s  {1000 * t_raw_small / small_n:6.2f} ms/file")
-        print(f"  per-file ratio a/b = {t_flow_small / t_raw_small:.2f}; unchanged re-run "
-              f"{t_small_again:.2f} s, inside the mirror {small_again['seconds']:.2f} s "
-              f"({small_again['bytes_copied']} bytes, {small_again['counts']})")
+        print(f"unchanged re-run (median of 3): {again['bytes_copied']} bytes moved (target 0), "
+              f"{t_again:.2f} s = {100 * t_again / t_flow:.1f} % of the first run (target <= 5 %); "
+              f"counts {again['counts']}")
+        print(f"  inside the mirror (manifest, listings, Crucible calls, the task run) "
+              f"{inside:.2f} s = {100 * inside / t_flow:.1f} %; the flow run's fixed Prefect "
+              f"cost (run states, artifacts) {t_again - inside:.2f} s")
+        print(f"  the Prefect-free engine's re-run: {t_engine_again:.3f} s = "
+              f"{100 * t_engine_again / t_flow:.2f} % ({engine_agains[0]['counts']})")
+        print(f"\nsmall files: {small_n} x {small_size} B (medians of 3 alternating rounds)")
+        for name, t in (("(a) flow", t_flow_small), ("(c) engine", t_engine_small),
+                        ("(b) raw requests", t_raw_small)):
+            print(f"  {name:<16} {t:6.2f} s  {1000 * t / small_n:6.2f} ms/file")
+        print(f"  per-file ratio a/b = {t_flow_small / t_raw_small:.2f} (target <= 1.25), "
+              f"c/b = {t_engine_small / t_raw_small:.2f}; unchanged re-run {t_small_again:.2f} s, "
+              f"inside the mirror {small_agains[0]['seconds']:.2f} s "
+              f"({small_agains[0]['bytes_copied']} bytes, {small_agains[0]['counts']})")
         print("\nflow times include the flow run's own overhead (Prefect API calls, artifacts, "
               "record.json, manifest)")
     finally:

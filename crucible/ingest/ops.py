@@ -8,9 +8,11 @@ there is one. That is what makes task retries, lost responses and re-runs after 
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 from crucible.errors import CrucibleHTTPError, NotFoundError
+from crucible.resources.ingestions import PENDING_STATUSES
 
 
 class CrucibleOps:
@@ -75,24 +77,61 @@ class CrucibleOps:
     # ------------------------------------------------------------------ files
     def upload(self, dsid: str, local_path: str, *, sha256: str, relative_path: str,
                ingestor: str | None) -> dict:
-        """Upload (or find, by sha256) one file and see its ingestion through.
+        """Upload (or find, by sha256) one file and request its ingestion, without waiting.
 
         Returns the AssociatedFile: ``storage_path`` is set if it was ingested before, else
-        ``ingestion_request`` holds the final state of the request this call waited for.
+        ``ingestion_request`` holds the request (usually still ``requested``; see
+        :meth:`await_ingestions`).
         """
-        record = self.client.datasets.upload_file(
+        return self.client.datasets.upload_file(
             dsid, local_path, sha256=sha256, relative_path=relative_path, ingest=True,
             ingestor=ingestor, wait=False)
-        request = record.get("ingestion_request")
-        if record.get("storage_path") or not request:
-            return record
+
+    def await_ingestions(self, requests: list[dict]) -> dict[int, dict]:
+        """The final state of each ingestion request, ``{id: request}``; few calls for many.
+
+        One listing of the caller's newest ingestion requests (``GET /ingestion_requests``,
+        newest first, one page) answers for every request it shows in a final state; the
+        listing is repeated, with growing pauses, while some are still pending. A request the
+        page does not show (pushed out by newer ones, or a server without the listing) is
+        waited for on its own. A request still pending at the deadline ends ``timeout``.
+        """
+        final: dict[int, dict] = {}
+        waiting = {r["id"]: r for r in requests if not _is_final(r)}
+        final.update({r["id"]: r for r in requests if _is_final(r)})
+        deadline = time.monotonic() + self.ingest_timeout
+        pause = 0.02
+        while waiting:
+            try:
+                page = self.client.ingestions.list(limit=min(1000, 100 + 16 * len(waiting)))
+            except CrucibleHTTPError:
+                page = []  # no listing here: each request on its own below
+            seen = {r.get("id"): r for r in page}
+            unseen = [rid for rid in waiting if rid not in seen]
+            for rid in list(waiting):
+                if rid in seen and _is_final(seen[rid]):
+                    final[rid] = seen.pop(rid)
+                    del waiting[rid]
+            for rid in unseen:
+                final[rid] = self._wait_one(waiting.pop(rid), deadline)
+            if not waiting:
+                break
+            if time.monotonic() >= deadline:
+                final.update({rid: dict(r, status="timeout", error_message=(
+                    f"ingestion still {r.get('status')!r} after {self.ingest_timeout:.0f}s"))
+                    for rid, r in waiting.items()})
+                break
+            time.sleep(pause)
+            pause = min(2.0, pause * 1.6)
+        return final
+
+    def _wait_one(self, request: dict, deadline: float) -> dict:
         try:  # short first polls: the local/auto ingestor usually answers within milliseconds
-            final = self.client.ingestions.wait(request["id"], timeout=self.ingest_timeout,
-                                                poll_interval=0.02, max_interval=2.0)
+            return self.client.ingestions.wait(request["id"],
+                                               timeout=max(0.0, deadline - time.monotonic()),
+                                               poll_interval=0.02, max_interval=2.0)
         except TimeoutError as exc:
-            final = dict(request, status="timeout", error_message=str(exc))
-        record["ingestion_request"] = final
-        return record
+            return dict(request, status="timeout", error_message=str(exc))
 
     # ------------------------------------------------------------------ processing
     def post_process(self, dsid: str, name: str) -> dict:
@@ -103,3 +142,7 @@ class CrucibleOps:
             return {"request_type": name, "dataset_mfid": dsid, "status": "failed",
                     "error_message": str(exc)}
         return dict(result or {}, request_type=name, dataset_mfid=dsid)
+
+
+def _is_final(request: dict) -> bool:
+    return str(request.get("status") or "").lower() not in PENDING_STATUSES

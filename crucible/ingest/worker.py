@@ -6,11 +6,13 @@ The steps, each safe to repeat after a crash or a retry:
 2. derive the dataset id from the identity; take the dataset from the run's listing (the flow
    looked the run up before anything was created) or create it with that id (409: it exists
    after all, read it); if it is marked complete, stop here;
-3. add keywords, upload each file with its known sha256 (a dedup hit uploads nothing) and see
-   its ingestion through;
-4. link samples and the session parent, file post-processing requests;
-5. one metadata PATCH, last: static + extracted metadata, an ``ingest`` provenance record and
-   the completion mark (``ingest.complete``), so a re-run skips the dataset.
+3. add keywords, upload each file with its known sha256 (a dedup hit uploads nothing) and
+   request its ingestion;
+4. link samples and the session parent;
+5. once its ingestions ended (awaited for a whole batch of groups at once, see batching.py):
+   post-processing requests, then one metadata PATCH, last: static + extracted metadata, an
+   ``ingest`` provenance record and the completion mark (``ingest.complete``), so a re-run
+   skips the dataset. A failed ingestion leaves the mark off (a re-run retries the group).
 """
 
 from __future__ import annotations
@@ -216,33 +218,73 @@ def is_complete(dataset: dict | None) -> bool:
     return bool(isinstance(meta, dict) and (meta.get("ingest") or {}).get("complete"))
 
 
+@dataclass
+class Started:
+    """A group whose files are uploaded and whose ingestions are requested, not yet awaited.
+
+    A batch starts all its groups, then learns how their ingestions ended in a few calls
+    (:meth:`CrucibleOps.await_ingestions`) and finishes each with :func:`finish_group`.
+    """
+
+    group: FileGroup
+    dsid: str
+    digests: dict[str, str]
+    stored: list[dict]  # per file of the group: the AssociatedFile upload answered
+    dataset: dict = field(default_factory=dict)
+    created: bool = False
+    metadata: dict = field(default_factory=dict)
+    single: bool = False  # mode 'single': the group's files went into the run's container
+
+    def requests(self) -> list[dict]:
+        return [r["ingestion_request"] for r in self.stored
+                if not r.get("storage_path") and r.get("ingestion_request")]
+
+
 def upload_files(ops: CrucibleOps, ctx: RunContext, dsid: str, group: FileGroup,
-                 digests: dict[str, str], staging: Staging) -> list[FileRow]:
-    """Upload and ingest each file of the group into ``dsid``; one row per file."""
-    rows = []
+                 digests: dict[str, str], staging: Staging) -> list[dict]:
+    """Upload each file of the group into ``dsid`` and request its ingestion (not awaited)."""
+    stored = []
     for entry in group.files:
         with ctx.big_uploads if entry.size > BIG_FILE_BYTES else contextlib.nullcontext():
-            stored = ops.upload(dsid, staging.local_path(entry), sha256=digests[entry.rel],
-                                relative_path=entry.rel, ingestor=ctx.ingestor)
-        request = stored.get("ingestion_request") or {}
-        if stored.get("storage_path") or request.get("status") == "complete":
-            rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="ingested"))
-            continue
-        detail = request.get("error_message") or ""
-        rows.append(FileRow(file=entry.rel, dataset_id=dsid, bytes=entry.size, status="failed",
-                            reason=f"ingestion {request.get('status') or 'not finished'}"
-                                   + (f": {detail}" if detail else "")))
+            stored.append(ops.upload(dsid, staging.local_path(entry), sha256=digests[entry.rel],
+                                     relative_path=entry.rel, ingestor=ctx.ingestor))
+    return stored
+
+
+def file_rows(started: Started, outcomes: dict[int, dict]) -> list[FileRow]:
+    """One row per file, from the upload's answer and the ingestion's final state."""
+    rows = []
+    for entry, stored in zip(started.group.files, started.stored):
+        request: dict = stored.get("ingestion_request") or {}
+        if request.get("id") in outcomes:
+            request = outcomes[request["id"]]
+        row = FileRow(file=entry.rel, dataset_id=started.dsid, bytes=entry.size,
+                      status="ingested")
+        if not (stored.get("storage_path") or request.get("status") == "complete"):
+            detail = request.get("error_message") or ""
+            row.status = "failed"
+            row.reason = (f"ingestion {request.get('status') or 'not finished'}"
+                          + (f": {detail}" if detail else ""))
+        rows.append(row)
     return rows
 
 
 def ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupResult:
-    """Do (or finish) one group; returns rows instead of raising for per-file problems."""
+    """Do (or finish) one group on its own: start it, await its ingestions, finish it."""
+    started = start_group(ops, ctx, group)
+    if isinstance(started, GroupResult):
+        return started
+    return finish_group(ops, ctx, started, ops.await_ingestions(started.requests()))
+
+
+def start_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup) -> GroupResult | Started:
+    """Steps 1-4 of the module docstring: a result if the group ends here, else Started."""
     with Staging(ctx.fs, ctx.is_local) as staging:
-        return _ingest_group(ops, ctx, group, staging)
+        return _start_group(ops, ctx, group, staging)
 
 
-def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
-                  staging: Staging) -> GroupResult:
+def _start_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
+                 staging: Staging) -> GroupResult | Started:
     try:
         digests = digest_files(ctx, group, staging)
     except HeldBack as held:
@@ -262,10 +304,9 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
     if ctx.mode == "single":
         assert ctx.run_dataset is not None  # mode single always has its container
         container = ctx.run_dataset.ensure(ops)
-        rows = upload_files(ops, ctx, container, group, digests, staging)
-        if extracted:  # per group, so two groups' sidecars cannot overwrite each other
-            ops.merge_metadata(container, {"groups": {group.key: extracted}})
-        return GroupResult(rows, dataset_id=container)
+        return Started(group, container, digests,
+                       upload_files(ops, ctx, container, group, digests, staging),
+                       metadata=extracted, single=True)
 
     dsid = group_dataset_id(ctx, group, digests)
     dataset, created = ctx.known.get(dsid), False
@@ -276,17 +317,29 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
             ctx.run_dataset.seen_complete()
         return GroupResult([FileRow(file=f.rel, dataset_id=dsid, bytes=f.size, status="exists")
                             for f in group.files], dataset_id=dsid)
-    metadata = deep_merge(json.loads(json.dumps(ctx.static_metadata)), extracted)
     ops.add_keywords(dsid, ctx.keywords)
-    rows = upload_files(ops, ctx, dsid, group, digests, staging)
+    stored = upload_files(ops, ctx, dsid, group, digests, staging)
     for sample_id in ctx.sample_ids:
         ops.link_sample(dsid, sample_id)
     if ctx.run_dataset is not None:
         ops.link_child(ctx.run_dataset.ensure(ops), dsid)
-    result = GroupResult(rows, dataset_id=dsid, created=created)
-    record = provenance(ctx, group, digests)
+    return Started(group, dsid, digests, stored, dataset=dataset or {}, created=created,
+                   metadata=deep_merge(json.loads(json.dumps(ctx.static_metadata)), extracted))
+
+
+def finish_group(ops: CrucibleOps, ctx: RunContext, started: Started,
+                 outcomes: dict[int, dict]) -> GroupResult:
+    """Step 5: rows from the ingestions' outcomes, post-processing, the completion mark."""
+    rows = file_rows(started, outcomes)
+    dsid, group = started.dsid, started.group
+    if started.single:
+        if started.metadata:  # per group, so two groups' sidecars cannot overwrite each other
+            ops.merge_metadata(dsid, {"groups": {group.key: started.metadata}})
+        return GroupResult(rows, dataset_id=dsid)
+    result = GroupResult(rows, dataset_id=dsid, created=started.created)
+    record = provenance(ctx, group, started.digests)
     if not any(r.status == "failed" for r in rows):  # else: not complete, a re-run retries
-        done = ((dataset.get("scientific_metadata") or {}).get("ingest") or {}).get(
+        done = ((started.dataset.get("scientific_metadata") or {}).get("ingest") or {}).get(
             "post_processing") or {}
         for name in ctx.post_processing:
             outcome = dict(done[name]) if done.get(name, {}).get("status") == "complete" else \
@@ -300,5 +353,5 @@ def _ingest_group(ops: CrucibleOps, ctx: RunContext, group: FileGroup,
         record["ingest"]["complete"] = all(
             p.get("status") == "complete" for p in result.post_processing)
     # One PATCH, last: metadata, provenance and the completion mark land together.
-    ops.merge_metadata(dsid, {**metadata, **record})
+    ops.merge_metadata(dsid, {**started.metadata, **record})
     return result

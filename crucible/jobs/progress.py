@@ -1,11 +1,15 @@
 """One progress mechanism for every job: a thread-safe counter that calls back, throttled.
 
 The callback gets ``(done, total)``; the ``crucible`` command draws a bar on a terminal from it,
-the Prefect flows update a progress artifact. A failing callback never fails the job.
+the Prefect flows update a progress artifact. A failing callback never fails the job, and a slow
+one never holds up the work: counts are handed to a short-lived sender thread (the newest count
+wins), and only :meth:`Progress.finish` waits for the last one. The first report comes after
+``interval``, so a job shorter than that reports once, at the end (for a flow: one API call).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -26,10 +30,12 @@ class Progress:
         self.total = total
         self.done = 0
         self.interval = interval
-        self._last = 0.0
+        self._last = time.monotonic()
         self._lock = threading.Lock()
         self._call_lock = threading.Lock()  # callbacks in order, never a stale count last
         self._reported = (-1, -1)
+        self._pending: tuple[int, int] | None = None
+        self._sender: threading.Thread | None = None
 
     def add_total(self, n: int) -> None:
         with self._lock:
@@ -43,14 +49,32 @@ class Progress:
             if self.callback is None or (now - self._last < self.interval and not finished):
                 return
             self._last = now
-            done, total = self.done, self.total
-        self._call(done, total)
+            self._pending = (self.done, self.total)
+            if self._sender is None:  # in the advancing thread's context (a flow run's settings)
+                self._sender = threading.Thread(target=contextvars.copy_context().run,
+                                                args=(self._send,), name="job-progress",
+                                                daemon=True)
+                self._sender.start()
 
     def finish(self) -> None:
+        """Report the final count (after any count still being sent)."""
         with self._lock:
             self.total = max(self.total, self.done)
             done, total = self.done, self.total
+            sender = self._sender
+        if sender is not None:
+            sender.join()
         self._call(done, total)
+
+    def _send(self) -> None:
+        """The sender thread: report the newest pending count until there is none."""
+        while True:
+            with self._lock:
+                pending, self._pending = self._pending, None
+                if pending is None:
+                    self._sender = None
+                    return
+            self._call(*pending)
 
     @property
     def percent(self) -> float:

@@ -81,8 +81,38 @@ def test_progress_calls_back_throttled_and_survives_a_broken_callback():
         t.start()
     for t in threads:
         t.join()
-    assert seen[-1] == (100, 100) and len(seen) <= 2  # throttled: the first and the last
+    progress.finish()  # waits for the counts still being sent
+    assert seen[-1] == (100, 100) and len(seen) == 1  # throttled: only the last
     assert seen == sorted(seen)  # never a stale count after a newer one
     broken = Progress(lambda d, t: 1 / 0, total=1)
     broken.advance()  # logged, not raised
+    broken.finish()
     assert broken.done == 1
+
+
+def test_progress_never_holds_up_the_work():
+    release, seen = threading.Event(), []
+
+    def slow(done, total):
+        release.wait(5)
+        seen.append((done, total))
+
+    progress = Progress(slow, total=3, interval=0)
+    for _ in range(3):
+        progress.advance()  # returns although the callback blocks
+    assert progress.done == 3 and seen == []
+    release.set()
+    progress.finish()
+    assert seen[-1] == (3, 3) and seen == sorted(seen)
+
+
+def test_progress_callbacks_run_in_the_context_of_the_advancing_thread():
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="none")
+    seen = []
+    progress = Progress(lambda done, total: seen.append(var.get()), total=1, interval=0)
+    var.set("flow run")
+    progress.advance()
+    progress.finish()
+    assert seen == ["flow run"]

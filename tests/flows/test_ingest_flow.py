@@ -439,3 +439,19 @@ def test_a_failing_extractor_fails_its_group_and_creates_nothing_for_it(ingest, 
     assert status["b.dat"].status == "ingested"
     names = sorted(d["dataset_name"] for d in run_datasets(user_client, root.name))
     assert names == ["IngestScope session: " + root.name, "b.dat"]
+
+
+def test_unit_tasks_carry_the_crucible_tag_only_when_a_tag_limit_exists(prefect_backend):
+    from prefect.client.orchestration import get_client
+
+    from crucible_prefect.runners import tag_limit_exists
+
+    tag = f"ingest-tag-{uuid.uuid4().hex[:6]}"
+    assert not tag_limit_exists(tag)
+    with get_client(sync_client=True) as client:
+        client.create_concurrency_limit(tag=tag, concurrency_limit=2)
+        try:
+            assert tag_limit_exists(tag)
+        finally:
+            client.delete_concurrency_limit_by_tag(tag)
+    assert not tag_limit_exists(tag)
