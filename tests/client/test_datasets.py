@@ -307,18 +307,35 @@ def test_a_list_cut_by_limit_is_logged(client, project_id, caplog):
     assert not any("returning the first" in r.getMessage() for r in caplog.records)
 
 
-def test_users_get_by_an_ambiguous_email_raises(admin, crucible_server):
-    """docs/client.md: users.get(email=) raises on an ambiguous match instead of picking one."""
+def test_users_get_by_an_ambiguous_email_raises(gateway, crucible_server, admin):
+    """docs/client.md: users.get(email=) raises on an ambiguous match instead of picking one.
+    Our server keeps emails unique; a gateway answers the listing with the user twice (a second
+    orcid), as a server that does not would."""
+    import json
     import uuid
 
-    from crucible import CrucibleError
+    from crucible import CrucibleClient, CrucibleError
 
     tag = uuid.uuid4().int % 10_000
     email = f"shared-{tag}@example.org"
-    for n in (3, 4):
-        crucible_server.add_user(f"0000-0008-{tag:04d}-000{n}", email=email)
-    with pytest.raises(CrucibleError, match="2 users have the email"):
-        admin.users.get(email=email)
+    crucible_server.add_user(f"0000-0008-{tag:04d}-0003", email=email)
+
+    def twice(method: str, path: str, body: bytes) -> bytes:
+        if not path.split("?")[0].endswith("/users"):
+            return body
+        page = json.loads(body)
+        items = page["items"] if isinstance(page, dict) else page
+        items.extend([dict(row, orcid=f"{row.get('orcid')}-2", unique_id=f"{row.get('unique_id')}-2",
+                           id=(row.get('id') or 0) + 10**6) for row in list(items)])
+        if isinstance(page, dict) and "total" in page:
+            page["total"] = len(items)
+        return json.dumps(page).encode()
+
+    with CrucibleClient(gateway.api, crucible_server.admin_key) as via_gateway:
+        assert via_gateway.users.get(email=email)["email"] == email
+        gateway.rewrite = twice
+        with pytest.raises(CrucibleError, match="2 users have the email"):
+            via_gateway.users.get(email=email)
     assert admin.users.get(email=f"nobody-{tag}@example.org") is None
 
 

@@ -174,7 +174,7 @@ def test_a_bytes_less_row_does_not_count_as_uploaded(client, dataset, make_file,
     assert not ghost.get("storage_path")
     seen: list[int] = []
     try:
-        rec = client.files.upload(dataset, p, progress=seen.append)
+        rec = client.files.upload(dataset, p, progress=seen.append, wait=True, timeout=60)
     except UnverifiedUploadError as exc:
         assert ghost["mfid"] in str(exc) and "file not found" in str(exc)
         rec = None
