@@ -307,11 +307,30 @@ def test_a_list_cut_by_limit_is_logged(client, project_id, caplog):
     assert not any("returning the first" in r.getMessage() for r in caplog.records)
 
 
+def listing_twice(endpoint: str):
+    """A gateway rewrite that answers the ``endpoint`` listing with every row twice, the copy
+    under other ids: what a server that does not keep names or emails unique would return."""
+    import json
+
+    def rewrite(method: str, path: str, body: bytes) -> bytes:
+        if not path.split("?")[0].endswith(endpoint):
+            return body
+        page = json.loads(body)
+        items = page["items"] if isinstance(page, dict) else page
+        items.extend([dict(row, unique_id=f"{row.get('unique_id')}-2",
+                           orcid=f"{row.get('orcid')}-2", id=(row.get("id") or 0) + 10**6)
+                      for row in list(items)])
+        if isinstance(page, dict) and "total" in page:
+            page["total"] = len(items)
+        return json.dumps(page).encode()
+
+    return rewrite
+
+
 def test_users_get_by_an_ambiguous_email_raises(gateway, crucible_server, admin):
     """docs/client.md: users.get(email=) raises on an ambiguous match instead of picking one.
     Our server keeps emails unique; a gateway answers the listing with the user twice (a second
     orcid), as a server that does not would."""
-    import json
     import uuid
 
     from crucible import CrucibleClient, CrucibleError
@@ -320,20 +339,9 @@ def test_users_get_by_an_ambiguous_email_raises(gateway, crucible_server, admin)
     email = f"shared-{tag}@example.org"
     crucible_server.add_user(f"0000-0008-{tag:04d}-0003", email=email)
 
-    def twice(method: str, path: str, body: bytes) -> bytes:
-        if not path.split("?")[0].endswith("/users"):
-            return body
-        page = json.loads(body)
-        items = page["items"] if isinstance(page, dict) else page
-        items.extend([dict(row, orcid=f"{row.get('orcid')}-2", unique_id=f"{row.get('unique_id')}-2",
-                           id=(row.get('id') or 0) + 10**6) for row in list(items)])
-        if isinstance(page, dict) and "total" in page:
-            page["total"] = len(items)
-        return json.dumps(page).encode()
-
     with CrucibleClient(gateway.api, crucible_server.admin_key) as via_gateway:
         assert via_gateway.users.get(email=email)["email"] == email
-        gateway.rewrite = twice
+        gateway.rewrite = listing_twice("/users")
         with pytest.raises(CrucibleError, match="2 users have the email"):
             via_gateway.users.get(email=email)
     assert admin.users.get(email=f"nobody-{tag}@example.org") is None
@@ -343,7 +351,6 @@ def test_instruments_get_by_an_ambiguous_name_raises(gateway, crucible_server, a
     """docs/client.md: instruments.get(instrument_name=) raises on an ambiguous match. The real
     API does not keep names unique; ours does, so a gateway answers the listing with the
     instrument twice (a second id), as such an API would."""
-    import json
     import uuid
 
     from crucible import CrucibleClient, CrucibleError
@@ -351,18 +358,8 @@ def test_instruments_get_by_an_ambiguous_name_raises(gateway, crucible_server, a
     name = f"twin-{uuid.uuid4().hex[:6]}"
     admin.instruments.create({"instrument_name": name, "owner": "Tests", "location": "Lab"})
 
-    def twice(method: str, path: str, body: bytes) -> bytes:
-        if not path.endswith("/instruments"):
-            return body
-        page = json.loads(body)
-        items = page["items"] if isinstance(page, dict) else page
-        items.extend([dict(row, unique_id=f"{row['unique_id']}-2") for row in list(items)])
-        if isinstance(page, dict) and "total" in page:
-            page["total"] = len(items)
-        return json.dumps(page).encode()
-
     with CrucibleClient(gateway.api, crucible_server.admin_key) as via_gateway:
         assert via_gateway.instruments.get(instrument_name=name)["instrument_name"] == name
-        gateway.rewrite = twice
+        gateway.rewrite = listing_twice("/instruments")
         with pytest.raises(CrucibleError, match=f"2 instruments are named '{name}'"):
             via_gateway.instruments.get(instrument_name=name)
