@@ -42,14 +42,11 @@ class CrucibleOps:
 
         Called for ids the run's listing did not show. The id is deterministic, so the POST
         either makes the dataset or answers 409 (made meanwhile, or by an attempt whose answer
-        was lost: the client's retry meets the 409 and reads the record back); then it is read
-        with its metadata, to see whether it is complete. Never a second dataset.
+        was lost: the client's retry meets the 409 and reads the record back); an existing
+        one comes back with its metadata, to see whether it is complete. Never a second dataset.
         """
-        made, created = self.client.datasets.create_once(record)
-        if created:
-            return made or dict(record), True
-        # made by an earlier run, or an attempt whose answer was lost: read it with metadata
-        return self.get_dataset(record["unique_id"]) or made, False
+        made, created = self.client.datasets.create_once(record)  # an existing one: read
+        return (made or dict(record)), created  # with its metadata (Datasets._read_existing)
 
     def merge_metadata(self, dsid: str, metadata: dict) -> None:
         self.client.datasets.update_scientific_metadata(dsid, metadata)

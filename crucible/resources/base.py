@@ -70,12 +70,16 @@ class Namespace:
         try:
             return self._create_record(dict(record)), True
         except ConflictError:
-            existing = self.get(uid)  # type: ignore[attr-defined]
+            existing = self._read_existing(uid)
             clash = [f for f in same if record.get(f) is not None and existing.get(f) != record[f]]
             if clash:
                 raise ConflictError("POST", f"/{type(self).__name__.lower()}", 409,
                                     f"{uid} exists already with other {', '.join(clash)}") from None
             return existing, False
+
+    def _read_existing(self, uid: str) -> dict[str, Any]:
+        """The record ``create_once`` returns when the id exists already."""
+        return self.get(uid)  # type: ignore[attr-defined]
 
     def _create_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """Create one resource from a plain record; each creatable namespace says how."""

@@ -142,6 +142,10 @@ class Datasets(Namespace):
     def _create_record(self, record: dict[str, Any]) -> dict[str, Any]:
         return self.create(record)["created_record"]
 
+    def _read_existing(self, uid: str) -> dict[str, Any]:
+        # with its metadata: callers check whether an existing dataset is complete
+        return self.get(uid, include_metadata=True)
+
     def create_from_files(self, dataset: Dataset | dict, files_to_upload, **kwargs: Any) -> dict:
         """Deprecated: ``create(dataset, files_to_upload=...)``."""
         deprecated("datasets.create_from_files", "datasets.create(files_to_upload=...)")
