@@ -26,7 +26,7 @@ def test_readme_example_is_the_tested_one(doc, marker):
 def test_readme_quickstart_test_command_is_what_ci_runs():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    command = "python -m pip install -e '.[test]' && python -m pytest -q"
+    command = "python -m pip install -e '.[test]' && python -m pytest -q -n 2"
     assert f"```bash\n{command}\n```" in readme
     assert command in ci.splitlines()[-1]
 
