@@ -15,7 +15,8 @@ median of its runs, every run's figure alongside, and the client's CPU time wher
       (sha256 verified); raw = one streamed GET of the same signed URL into a file;
   (d) ingest of many small files (200 x 64 KiB): nano's create + upload + wait loop vs our
       Prefect-free engine (``crucible.ingest.IngestJob`` on ``crucible.jobs.ThreadRunner``,
-      ``mode="files"``). The Prefect flow column is a hook: :func:`flow_ingest` (see there).
+      ``mode="files"``), and our Prefect flow on the same kind of folder (a temporary
+      ``prefect server`` is started for it; ``--no-flow`` leaves it out).
 
 Process start, imports and the first call are the warm-up: reported, not counted. Big writes
 are followed by ``os.sync()`` before the next timed phase. Ratios are nano/ours: higher is
@@ -164,6 +165,8 @@ def ours_child(op: str, a: dict) -> dict:
     out: dict[str, Any] = {}
     if op.startswith("raw-"):
         return raw_child(op, a, t0, out)
+    if op == "flow-many":
+        return flow_child(a, out)
     from crucible import CrucibleClient, Dataset
 
     c = CrucibleClient(os.environ["CRUCIBLE_API_URL"], os.environ["CRUCIBLE_API_KEY"])
@@ -241,15 +244,38 @@ def raw_child(op: str, a: dict, t0: float, out: dict) -> dict:
     return out
 
 
-# ------------------------------------------------------------------ the hook for the flow column
-def flow_ingest(folder: Path, env: dict) -> dict | None:
-    """(d) with the Prefect flow ``crucible_prefect.flows.ingest.ingest_instrument_output``.
+# ------------------------------------------------------------------ (d) with the Prefect flow
+def flow_child(a: dict, out: dict) -> dict:
+    """(d), ours: the flow ``ingest_instrument_output`` on the same kind of folder, in this
+    fresh process, against the Prefect server the driver started (``PREFECT_API_URL``).
 
-    Hook for the flow column: return ``{"seconds", "warmup", "peak_rss_mb"}`` measured in a
-    child process (bench/ingest.py shows how: ``start_prefect_server`` and a warm-up flow), or
-    ``None`` to print the column as not measured. Not filled in on this branch.
-    """
-    return None
+    Warm-up (not counted): Prefect's once-per-process start and one empty flow run. Heartbeats
+    are off (Prefect 3.9 joins the heartbeat thread at the end of every flow run, ~1 s)."""
+    t0 = time.perf_counter()
+    from prefect import flow
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    from crucible_prefect.flows.ingest import ingest_instrument_output, report_from_state
+
+    @flow(name="peer-warm-up")
+    def warm_up() -> None:
+        """Prefect's start in this process, timed apart from the job."""
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        warm_up()
+        out["warmup"] = time.perf_counter() - t0
+
+        def run() -> int:
+            state = ingest_instrument_output(
+                path=a["folder"], instrument_name=a["instrument"], project_id=a["project"],
+                mode="files", settle_seconds=0, max_concurrency=8, return_state=True)
+            report = report_from_state(state)
+            if not state.is_completed():
+                raise SystemExit(f"flow failed: {report.summary_text()}")
+            return sum(report.counts.values())
+        out["count"] = _timed(out, run)
+    out["peak_rss_mb"] = _hwm_mb()
+    return out
 
 
 # ------------------------------------------------------------------ driver
@@ -259,6 +285,7 @@ class Runner:
     def __init__(self, nano: Path, url: str, key: str, home: Path, ours_root: Path,
                  before_root: Path | None = None) -> None:
         self.nano, self.url, self.key, self.home = nano, url, key, home
+        self.prefect_api_url: str | None = None  # for the "flow" side, once a server runs
         self.ours_root = ours_root  # the checkout whose ``crucible`` the "ours" side imports
         self.before_root = before_root  # the "before" side's, if any
 
@@ -279,14 +306,18 @@ class Runner:
                "PYTHONDONTWRITEBYTECODE": "1"}
         if ours:
             env["PYTHONPATH"] = str(root or self.ours_root)
+        if ours and self.prefect_api_url:
+            env.update(PREFECT_API_URL=self.prefect_api_url, PREFECT_HOME=str(self.home / "prefect"),
+                       PREFECT_SERVER_ANALYTICS_ENABLED="false")
         return env
 
     def run(self, side: str, op: str, args: dict) -> dict:
         if side == "nano":
             cmd = [str(self.nano), "-I", "-W", "ignore", "-c", NANO_CHILD, op, json.dumps(args)]
         else:
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child",
-                   ("raw-" + op) if side == "raw" else op, json.dumps(args)]
+            child_op = {"raw": "raw-" + op, "flow": "flow-" + op}.get(side, op)
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", child_op,
+                   json.dumps(args)]
         os.sync()
         root = self.before_root if side == "before" else None
         done = subprocess.run(cmd, capture_output=True, text=True,
@@ -399,18 +430,21 @@ def big_file_rows(runner: Runner, work: Path, size: int, big_runs: int,
 
 
 def many_files_row(runner: Runner, work: Path, args: argparse.Namespace) -> dict:
-    """(d) many small files: nano's per-file loop vs our ingest engine."""
+    """(d) many small files: nano's per-file loop vs our ingest engine and our flow."""
     count = args.files
 
     def many_args(side: str, i: int) -> dict:
         folder = work / f"many-{side}-{i}"
         write_small_files(folder, count, 64 * KiB, f"{side[:2]}{i}")
         return {"folder": str(folder), "project": PROJECT, "instrument": INSTRUMENT}
-    got = alternate(runner, runner.sides("nano", "ours"), "many", args.many_runs, many_args)
-    flow = flow_ingest(work, runner._env(True))
+    sides = runner.sides("nano", "ours") + (["flow"] if runner.prefect_api_url else [])
+    got = alternate(runner, sides, "many", args.many_runs, many_args)
     r = row(f"(d) ingest {count} x 64 KiB (ours: engine)", got, per=1)
-    r["flow"] = flow
     print(r["line"], flush=True)
+    if "flow" in got:
+        r["flow"] = row(f"(d) ingest {count} x 64 KiB (ours: the Prefect flow)",
+                        {"nano": got["nano"], "ours": got["flow"]}, per=1)
+        print(r["flow"]["line"], flush=True)
     return r
 
 
@@ -455,11 +489,7 @@ def print_table(rows: list[dict]) -> None:
     for r in rows:
         print("| " + " | ".join(str(r[k]) for k in keys) + " |")
         if "flow" in r:
-            f = r["flow"]
-            cells = ([f"{f['seconds']:.2f} s", "", "", "", "", "", "", f"{f['peak_rss_mb']:.0f}",
-                      "", "", f"{f['warmup']:.2f} s", "1"] if f else
-                     ["not measured (hook: bench/peer.py flow_ingest)"] + [""] * 11)
-            print("| (d) with the Prefect flow | - | " + " | ".join(cells) + " |")
+            print("| " + " | ".join(str(r["flow"][k]) for k in keys) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -472,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=200, help="small files in row (d)")
     ap.add_argument("--many-runs", type=int, default=1, help="runs per side of row (d)")
     ap.add_argument("--rows", default="abcd", help="rows to run, any of a, b, c, d")
+    ap.add_argument("--no-flow", action="store_true",
+                    help="row (d) without the Prefect flow (no Prefect server is started)")
     ap.add_argument("--ours-root", type=Path, default=ROOT,
                     help="checkout whose crucible package is 'ours' (default: this one), "
                          "e.g. an older commit's for before/after figures")
@@ -501,7 +533,18 @@ def main(argv: list[str] | None = None) -> int:
                                           "location": "here"})
             runner = Runner(python, srv.url, key, work / "home", args.ours_root.resolve(),
                             args.before_root.resolve() if args.before_root else None)
-            rows = measure(runner, work, args)
+            prefect = None
+            if "d" in args.rows and not args.no_flow:
+                from crucible_prefect.testing import start_prefect_server
+
+                (work / "prefect-server").mkdir()
+                runner.prefect_api_url, prefect = start_prefect_server(work / "prefect-server")
+            try:
+                rows = measure(runner, work, args)
+            finally:
+                if prefect is not None:
+                    prefect.terminate()
+                    prefect.wait(timeout=30)
     print()
     print_table(rows)
     return 0

@@ -6,6 +6,7 @@ run's report is never lost over them.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from typing import Any
@@ -16,29 +17,37 @@ log = logging.getLogger("crucible_prefect.artifacts")
 
 
 class ProgressArtifact:
-    """A progress artifact; call it with ``(done, total)`` from any thread."""
+    """A progress artifact; call it with ``(done, total)`` from any thread.
+
+    Created on the first call, not before: ``crucible.jobs.Progress`` reports first after its
+    interval, so a short run (an unchanged re-run, say) makes one API call for its progress,
+    at 100 %, instead of a create at 0 % and an update.
+    """
 
     def __init__(self, description: str) -> None:
+        self.description = description
         self._id: Any = None  # the artifact's UUID once created
+        self._failed = False  # creating it failed once: no more tries, no more warnings
         self._lock = threading.Lock()
-        try:
-            from prefect.artifacts import create_progress_artifact
-
-            self._id = create_progress_artifact(0.0, description=description)
-        except Exception as exc:
-            log.warning("could not create the progress artifact: %s", exc)
 
     def __call__(self, done: int, total: int) -> None:
-        if self._id is None:
-            return
-        from prefect.artifacts import update_progress_artifact
-
-        percent = 100.0 * done / total if total else 100.0
+        percent = round(min(100.0 * done / total if total else 100.0, 100.0), 1)
         with self._lock:
+            if self._failed:
+                return
             try:
-                update_progress_artifact(self._id, round(min(percent, 100.0), 1))
+                if self._id is None:
+                    from prefect.artifacts import create_progress_artifact
+
+                    self._id = create_progress_artifact(percent, description=self.description)
+                else:
+                    from prefect.artifacts import update_progress_artifact
+
+                    update_progress_artifact(self._id, percent)
             except Exception as exc:  # the job matters more than its progress bar
-                log.warning("could not update the progress artifact: %s", exc)
+                self._failed = self._id is None
+                log.warning("could not %s the progress artifact: %s",
+                            "create" if self._id is None else "update", exc)
 
 
 def artifact_key(prefix: str, name: str) -> str:
@@ -49,14 +58,29 @@ def artifact_key(prefix: str, name: str) -> str:
 
 
 def publish_report(report: JobReport, key: str | None, description: str) -> None:
-    """The report's table artifact (under ``key``) and its markdown summary."""
+    """The report's table artifact (under ``key``) and its markdown summary, sent side by side
+    (two API calls at the cost of one round trip)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    try:
-        rows = report.table() or [{"status": "nothing selected"}]
-        create_table_artifact(table=rows, key=key, description=description)
+    def table() -> None:
+        create_table_artifact(table=report.table() or [{"status": "nothing selected"}], key=key,
+                              description=description)
+
+    def summary() -> None:
         create_markdown_artifact(markdown=report.markdown(),
                                  key=f"{key}-summary" if key else None,
                                  description=f"{description}: summary")
+
+    # the second call runs in a thread of its own, in this run's context (the artifact's run)
+    side = threading.Thread(target=contextvars.copy_context().run, args=(_logged, summary),
+                            name="report-summary-artifact", daemon=True)
+    side.start()
+    _logged(table)
+    side.join()
+
+
+def _logged(publish: Any) -> None:
+    try:
+        publish()
     except Exception as exc:  # never lose the report over its artifacts
         log.warning("could not publish the report artifacts: %s", exc)
