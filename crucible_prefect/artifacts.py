@@ -19,9 +19,10 @@ log = logging.getLogger("crucible_prefect.artifacts")
 class ProgressArtifact:
     """A progress artifact; call it with ``(done, total)`` from any thread.
 
-    Created on the first call, not before: ``crucible.jobs.Progress`` reports first after its
-    interval, so a short run (an unchanged re-run, say) makes one API call for its progress,
-    at 100 %, instead of a create at 0 % and an update.
+    Created on the first call that is not already the last: ``crucible.jobs.Progress``
+    reports first after its interval, so a run shorter than that (an unchanged re-run, say)
+    makes no API call for a bar that would only ever show 100 %; its report artifacts say how
+    it ended.
     """
 
     def __init__(self, description: str) -> None:
@@ -37,6 +38,8 @@ class ProgressArtifact:
                 return
             try:
                 if self._id is None:
+                    if done >= total:  # finished before its first report
+                        return
                     from prefect.artifacts import create_progress_artifact
 
                     self._id = create_progress_artifact(percent, description=self.description)
@@ -58,9 +61,16 @@ def artifact_key(prefix: str, name: str) -> str:
 
 
 def publish_report(report: JobReport, key: str | None, description: str) -> None:
-    """The report's table artifact (under ``key``) and its markdown summary, sent side by side
-    (two API calls at the cost of one round trip)."""
+    """The report's table artifact (under ``key``) and its markdown summary, sent side by side.
+
+    A run that changed nothing (``report.changed_nothing``: every item already mirrored,
+    ingested or linked) publishes neither: its flow run's state message and log carry the
+    summary, the artifacts under ``key`` keep showing the last run that did something, and an
+    unchanged re-run costs two Prefect API calls less."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    if report.changed_nothing:
+        return
 
     def table() -> None:
         create_table_artifact(table=report.table() or [{"status": "nothing selected"}], key=key,

@@ -32,6 +32,7 @@ class IngestReport(JobReport):
     BAD_STATUSES: ClassVar[tuple[str, ...]] = ("failed", "held")
     STATUS_ORDER: ClassVar[tuple[str, ...]] = ("ingested", "exists", "held", "skipped", "failed")
     ITEMS: ClassVar[str] = "files"
+    UNCHANGED_STATUSES: ClassVar[tuple[str, ...]] = ("exists", "skipped")
 
     path: str
     run: str

@@ -28,6 +28,9 @@ class JobReport(BaseModel):
     STATUS_ORDER: ClassVar[tuple[str, ...]] = ()
     #: What the job's rows are, for the summary text ("files", "datasets").
     ITEMS: ClassVar[str] = "items"
+    #: Row statuses that mean the job left the item as it was (already mirrored, ingested or
+    #: linked): a run with only these changed nothing.
+    UNCHANGED_STATUSES: ClassVar[tuple[str, ...]] = ()
 
     errors: list[str] = Field(default_factory=list, description="Run-level problems.")
 
@@ -52,6 +55,11 @@ class JobReport(BaseModel):
     @property
     def ok(self) -> bool:
         return not self.errors and not self.bad_rows
+
+    @property
+    def changed_nothing(self) -> bool:
+        """True for a run that went well and left every item as it was (an unchanged re-run)."""
+        return self.ok and all(row.status in self.UNCHANGED_STATUSES for row in self.all_rows())
 
     def failure_name(self) -> str:
         """The name of a failed run's state (``Failed``; ingest says ``Incomplete`` when files

@@ -90,6 +90,7 @@ class LinkReport(JobReport):
     """
 
     ITEMS: ClassVar[str] = "datasets"
+    UNCHANGED_STATUSES: ClassVar[tuple[str, ...]] = ("already linked",)
     STATUS_ORDER: ClassVar[tuple[str, ...]] = (
         "linked", "created and linked", "already linked", "would link", "would create and link",
         "unlinked", "failed")

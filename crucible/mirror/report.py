@@ -41,6 +41,7 @@ class MirrorReport(JobReport):
 
     ITEMS: ClassVar[str] = "files"
     STATUS_ORDER: ClassVar[tuple[str, ...]] = (COPIED, SKIPPED, VERIFIED, DELETED, FAILED)
+    UNCHANGED_STATUSES: ClassVar[tuple[str, ...]] = (SKIPPED,)
 
     destination: str
     results: list[FileResult] = Field(default_factory=list)
