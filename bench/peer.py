@@ -1,9 +1,10 @@
 """Benchmark our client against nano-crucible 3.3.0 (the tool people use today), one local server.
 
 Each measured operation runs in a fresh process, so its peak RSS is its own: nano-crucible in
-its own virtual environment (its top-level package is also called ``crucible``), ours with this
-repository's interpreter, and a raw ``requests`` reference where one makes sense (the limit of
-a row). Sides alternate (nano, ours, raw, then raw, ours, nano, ...) and each row reports the
+its own virtual environment (its top-level package is also called ``crucible``), ours in a
+virtual environment of its own too (a core install of this checkout, ``.cache/peer-ours-venv``;
+the checkout measured comes first on ``PYTHONPATH``), and a raw ``requests`` reference where one
+makes sense (the limit of a row), in ours. The Prefect flow runs with this interpreter. Sides alternate (nano, ours, raw, then raw, ours, nano, ...) and each row reports the
 median of its runs, every run's figure alongside, and the client's CPU time where it matters
 (wall times on a shared machine move with its load). Rows:
 
@@ -75,6 +76,29 @@ def nano_python(cache_root: Path = ROOT / ".cache" / "compat") -> Path:
                             "--disable-pip-version-check", f"nano-crucible=={NANO_VERSION}"],
                            check=True)
             (venv / ".ready").write_text(NANO_VERSION + "\n")
+    return python
+
+
+def ours_python(cache_root: Path = ROOT / ".cache") -> Path:
+    """The interpreter of a venv holding the core dependencies of this checkout (what
+    ``pip install crucible-prefect`` installs, no extras), built once and rebuilt when
+    pyproject.toml changes. Our client and engine run there, as nano-crucible runs in its own,
+    so neither side's start-up or memory counts another tool's packages."""
+    stamp = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    venv = Path(os.path.abspath(cache_root)) / "peer-ours-venv"
+    python, marker = venv / "bin" / "python", venv / f".built-{stamp}"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / ".peer-ours.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            pip = [str(python), "-m", "pip", "--quiet", "--disable-pip-version-check"]
+            # the core dependencies only: the checkout comes from PYTHONPATH, and an editable
+            # install's import hook would cost every process start
+            subprocess.run(pip + ["install", "-e", str(ROOT)], check=True)
+            subprocess.run(pip + ["uninstall", "-y", "crucible-prefect"], check=True)
+            marker.touch()
     return python
 
 
@@ -285,6 +309,7 @@ class Runner:
     def __init__(self, nano: Path, url: str, key: str, home: Path, ours_root: Path,
                  before_root: Path | None = None) -> None:
         self.nano, self.url, self.key, self.home = nano, url, key, home
+        self.ours = ours_python()  # our client, engine and the raw reference run here
         self.prefect_api_url: str | None = None  # for the "flow" side, once a server runs
         self.ours_root = ours_root  # the checkout whose ``crucible`` the "ours" side imports
         self.before_root = before_root  # the "before" side's, if any
@@ -316,8 +341,10 @@ class Runner:
             cmd = [str(self.nano), "-I", "-W", "ignore", "-c", NANO_CHILD, op, json.dumps(args)]
         else:
             child_op = {"raw": "raw-" + op, "flow": "flow-" + op}.get(side, op)
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", child_op,
-                   json.dumps(args)]
+            # the flow needs Prefect: it runs with this interpreter, everything else of ours
+            # in the core venv
+            python = sys.executable if side == "flow" else str(self.ours)
+            cmd = [python, str(Path(__file__).resolve()), "--child", child_op, json.dumps(args)]
         os.sync()
         root = self.before_root if side == "before" else None
         done = subprocess.run(cmd, capture_output=True, text=True,

@@ -4,9 +4,9 @@ Two sessions: ``api`` carries ``Authorization: Bearer <key>`` and talks to the A
 ``storage`` carries no credentials and fetches signed URLs and resumable-upload URIs, so the key
 never reaches a storage host. Every call goes through :meth:`Transport.retrying`: the first
 attempt runs bare, and a failure worth repeating hands the call to a ``tenacity.Retrying``
-bounded by :class:`RetryPolicy`: by default a total deadline per call (no attempt count),
-capped exponential back-off with jitter, ``Retry-After`` honoured. A transport refuses to be
-pickled (its session holds the key).
+(imported then, not before) bounded by :class:`RetryPolicy`: by default a total deadline per
+call (no attempt count), capped exponential back-off with jitter, ``Retry-After`` honoured. A
+transport refuses to be pickled (its session holds the key).
 
 The per-call path is kept short (docs/performance.md): the first attempt runs with no retry
 machinery around it, messages and log arguments are built only when used, neither session looks
@@ -36,7 +36,6 @@ from typing import Any, Callable, Mapping, TypeVar, Union
 from urllib.parse import urlsplit
 
 import requests
-import tenacity
 from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
@@ -292,6 +291,10 @@ class Transport:
                 raise
             first = exc
         self._pause(pol, 1, first, start, what)
+        # imported on the first retry only: tenacity imports tornado when that is installed
+        # (Prefect's environments have it), which costs every client process time and memory
+        import tenacity
+
         numbers = iter(range(2, 1 << 30))
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(lambda e: _should_retry(e, retry_safe, pol)),

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
+import queue
 import re
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, Iterator, Protocol
 
 import requests
 
@@ -22,7 +24,7 @@ from ..errors import ChecksumMismatchError, CrucibleHTTPError, TransferError, re
 __all__ = ["STREAM_CHUNK", "stream_url", "copy_url", "CopyResult", "default_transport"]
 
 log = logging.getLogger("crucible.transfer")
-STREAM_CHUNK = 1024 * 1024
+STREAM_CHUNK = 512 * 1024
 _RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _default = None
 
@@ -97,36 +99,48 @@ def stream_url(
     transport's retry policy bounds the breaks in a row with no byte received in between (its
     deadline counts from the last byte). Raises :class:`TransferError` when it gives up.
     """
-    for chunk in _stream(url, chunk_size=chunk_size, transport=transport, start=start, buf=None):
+    for chunk in _stream(url, chunk_size=chunk_size, transport=transport, start=start,
+                         buffers=None):
         yield bytes(chunk)  # without a buffer every chunk is already ``bytes``: no copy
 
 
+class _Buffers(Protocol):
+    """Where :func:`_body` gets the buffers it reads into (and gives back the unused ones)."""
+
+    def take(self) -> bytearray: ...
+
+    def give_back(self, buf: bytearray) -> None: ...
+
+
 def _body(resp: requests.Response, chunk_size: int,
-          buf: bytearray | None) -> Iterator[bytes | memoryview]:
-    """The response body in chunks. With ``buf``, and a plain body (a known length, no
-    transfer or content encoding), read straight from the connection into ``buf`` and yield
-    views of it (valid until the next chunk); otherwise ``iter_content``'s bytes."""
+          buffers: _Buffers | None) -> Iterator[bytes | memoryview]:
+    """The response body in chunks. With ``buffers``, and a plain body (a known length, no
+    transfer or content encoding), read straight from the connection into buffers taken from
+    it and yield views of them (the consumer gives each back when done with it); otherwise
+    ``iter_content``'s bytes."""
     fp = getattr(resp.raw, "_fp", None)  # urllib3's http.client response
-    plain = (buf is not None and isinstance(fp, http.client.HTTPResponse) and not fp.chunked
+    plain = (buffers is not None and isinstance(fp, http.client.HTTPResponse) and not fp.chunked
              and fp.length is not None and getattr(resp.raw, "_fp_bytes_read", 1) == 0
              and resp.headers.get("Content-Encoding", "identity") == "identity")
-    if not plain or fp is None or buf is None:
+    if not plain or fp is None or buffers is None:
         yield from (c for c in resp.iter_content(chunk_size) if c)
         return
-    view = memoryview(buf)
     while True:
+        buf = buffers.take()
         try:
-            n = fp.readinto(view)
+            n = fp.readinto(memoryview(buf))
         except (OSError, http.client.HTTPException) as exc:  # a broken read: resume as usual
+            buffers.give_back(buf)
             raise requests.ConnectionError(f"read failed: {type(exc).__name__}") from exc
         if not n:
+            buffers.give_back(buf)
             return
-        yield view[:n]
+        yield memoryview(buf)[:n]
 
 
 def _stream(url: str, *, chunk_size: int, transport: Any, start: int,
-            buf: bytearray | None) -> Iterator[bytes | memoryview]:
-    """:func:`stream_url`; with ``buf``, chunks are views of it (see :func:`_body`)."""
+            buffers: _Buffers | None) -> Iterator[bytes | memoryview]:
+    """:func:`stream_url`; with ``buffers``, chunks are views of them (see :func:`_body`)."""
     t = transport or default_transport()
     policy = t.retry_policy
     pos = start
@@ -135,7 +149,7 @@ def _stream(url: str, *, chunk_size: int, transport: Any, start: int,
         resp, total = _open(t, url, pos)
         expected_end = total
         try:
-            for chunk in _body(resp, chunk_size, buf):
+            for chunk in _body(resp, chunk_size, buffers):
                 pos += len(chunk)
                 yield chunk
             if expected_end is not None and pos < expected_end:
@@ -179,22 +193,90 @@ def copy_url(
     """Copy a signed URL into any writable binary file object (local, fsspec, ...) while
     hashing it; check size and sha256 when given (:class:`ChecksumMismatchError`).
 
-    The body is read straight into one reused buffer (no per-chunk bytes objects), hashed and
-    written from there: the client's CPU per byte stays below a plain ``iter_content`` loop's
-    that does not hash at all (docs/performance.md)."""
-    h = hashlib.sha256()
+    The body is read straight into a few reused buffers (no per-chunk bytes objects) and
+    written from there, while :class:`_SideHash` hashes the chunks already written in a helper
+    thread: the sha256 costs the copy almost no time (docs/performance.md)."""
+    hasher = _SideHash(chunk_size)
     size = 0
-    buf = bytearray(chunk_size)
-    for chunk in _stream(url, chunk_size=chunk_size, transport=transport, start=0, buf=buf):
-        h.update(chunk)
-        dest.write(chunk)
-        size += len(chunk)
-        if progress is not None:
-            progress(len(chunk))
-    digest = h.hexdigest()
+    try:
+        for chunk in _stream(url, chunk_size=chunk_size, transport=transport, start=0,
+                             buffers=hasher):
+            dest.write(chunk)
+            hasher.update(chunk)
+            size += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        digest = hasher.hexdigest()
+    finally:
+        hasher.close()
     label = what or redact_url(url)
     if expected_size is not None and size != expected_size:
         raise TransferError(f"{label}: got {size} bytes, expected {expected_size}")
     if expected_sha256 and digest != expected_sha256.lower():
         raise ChecksumMismatchError(label, expected_sha256.lower(), digest)
     return CopyResult(size=size, sha256=digest)
+
+
+class _SideHash:
+    """The sha256 of a copy's chunks, computed in a helper thread while the copy goes on.
+
+    hashlib lets go of the GIL while it hashes a large chunk, so the digest of one chunk is
+    computed while the next one is read from the network and written. The copy reads into
+    buffers taken from here (at most ``depth`` exist); a buffer comes back once its chunk is
+    hashed, so the copy waits only when the hash falls ``depth`` chunks behind, and memory
+    stays at ``depth`` chunks. The first chunk is hashed in line: a body of one chunk (a small
+    file) starts no thread.
+    """
+
+    def __init__(self, chunk_size: int, depth: int = 3) -> None:
+        self._hash = hashlib.sha256()
+        self._chunk_size, self._depth, self._made = chunk_size, depth, 0
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._chunks = 0
+        self._thread: threading.Thread | None = None
+
+    def take(self) -> bytearray:
+        """A buffer to read the next chunk into (waits while all of them are being hashed)."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            if self._made < self._depth:
+                self._made += 1
+                return bytearray(self._chunk_size)
+        return self._free.get()
+
+    def give_back(self, buf: bytearray) -> None:
+        self._free.put(buf)
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        """Hash ``chunk`` (in order); a view of one of this hasher's buffers is given back
+        once hashed."""
+        self._chunks += 1
+        if self._chunks == 1:
+            self._hash_one(chunk)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+            self._thread.start()
+        self._todo.put(chunk)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        """Wait for the chunks handed over so far (also after a failed copy)."""
+        if self._thread is not None:
+            self._todo.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while (chunk := self._todo.get()) is not None:
+            self._hash_one(chunk)
+
+    def _hash_one(self, chunk: bytes | memoryview) -> None:
+        self._hash.update(chunk)
+        if isinstance(chunk, memoryview) and isinstance(chunk.obj, bytearray):
+            self._free.put(chunk.obj)

@@ -1,5 +1,5 @@
-"""copy_url reads plain bodies straight into its buffer; breaks, ignored ranges and chunked
-bodies still come out whole and verified."""
+"""copy_url reads plain bodies straight into reused buffers, hashed beside the copy; breaks,
+ignored ranges and chunked bodies still come out whole and verified."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from crucible.errors import ChecksumMismatchError
 from crucible.transfer import copy_url, stream_url
+from crucible.transfer.stream import _SideHash
 from crucible.transport import RetryPolicy, Transport
 
 BODY = bytes(range(256)) * 4096  # 1 MiB
@@ -113,3 +115,25 @@ def test_stream_url_yields_bytes_that_stay_valid(flaky):
     url, transport = flaky
     chunks = list(stream_url(url, transport=transport, chunk_size=100_000))
     assert all(isinstance(c, bytes) for c in chunks) and b"".join(chunks) == BODY
+
+
+def test_a_wrong_digest_is_caught_and_the_hash_thread_ends(flaky):
+    url, transport = flaky
+    before = threading.active_count()
+    with pytest.raises(ChecksumMismatchError):
+        copy_url(url, io.BytesIO(), expected_sha256="0" * 64, transport=transport,
+                 chunk_size=64 * 1024)
+    assert threading.active_count() == before
+
+
+def test_the_side_hash_reuses_at_most_depth_buffers_in_order():
+    hasher = _SideHash(chunk_size=1000, depth=2)
+    want = hashlib.sha256()
+    for i in range(50):
+        buf = hasher.take()
+        piece = bytes([i]) * (1000 - i)
+        buf[:len(piece)] = piece
+        hasher.update(memoryview(buf)[:len(piece)])
+        want.update(piece)
+    assert hasher.hexdigest() == want.hexdigest()
+    assert hasher._made <= 2
