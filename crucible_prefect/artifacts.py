@@ -27,6 +27,9 @@ class ProgressArtifact:
 
     def __init__(self, description: str) -> None:
         self.description = description
+        # created later from whatever thread reports first (a task's, say): in the context of
+        # where it was made, so it belongs to the flow run and not to a task run
+        self._context = contextvars.copy_context()
         self._id: Any = None  # the artifact's UUID once created
         self._failed = False  # creating it failed once: no more tries, no more warnings
         self._lock = threading.Lock()
@@ -42,7 +45,8 @@ class ProgressArtifact:
                         return
                     from prefect.artifacts import create_progress_artifact
 
-                    self._id = create_progress_artifact(percent, description=self.description)
+                    self._id = self._context.run(create_progress_artifact, percent,
+                                                 description=self.description)
                 else:
                     from prefect.artifacts import update_progress_artifact
 

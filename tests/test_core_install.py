@@ -7,6 +7,7 @@ environment, as another machine's Crucible would.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -32,6 +33,14 @@ def core_python() -> Path:
     stamp = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     python = VENV / "bin" / "python"
     marker = VENV / f".built-{stamp}"
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / ".core-venv.lock", "w") as lock:  # pytest-xdist: one builder
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_once(python, marker)
+    return python
+
+
+def _build_once(python: Path, marker: Path) -> None:
     if not marker.exists():
         shutil.rmtree(VENV, ignore_errors=True)
         made = _run(sys.executable, "-m", "venv", str(VENV))
@@ -39,7 +48,6 @@ def core_python() -> Path:
         pip = _run(str(python), "-m", "pip", "install", "-q", "-e", str(ROOT))
         assert pip.returncode == 0, pip.stdout + pip.stderr
         marker.touch()
-    return python
 
 
 def test_core_install_has_no_prefect_but_the_engines(core_python):

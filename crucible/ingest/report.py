@@ -51,6 +51,13 @@ class IngestReport(JobReport):
         return getattr(row, "file", "")
 
     @property
+    def changed_nothing(self) -> bool:
+        """Every file already in Crucible, no dataset made, and no sample link made either."""
+        link_counts = (self.sample_links or {}).get("counts") or {}
+        return (super().changed_nothing and not self.created
+                and all(status == "already linked" for status in link_counts))
+
+    @property
     def failed(self) -> list[FileRow]:
         return [row for row in self.files if row.status == "failed"]
 

@@ -224,16 +224,18 @@ class _SideHash:
     computed while the next one is read from the network and written. The copy reads into
     buffers taken from here (at most ``depth`` exist); a buffer comes back once its chunk is
     hashed, so the copy waits only when the hash falls ``depth`` chunks behind, and memory
-    stays at ``depth`` chunks. The first chunk is hashed in line: a body of one chunk (a small
-    file) starts no thread.
+    stays at ``depth`` chunks (also for the plain ``bytes`` chunks of the general path: the
+    hand-over queue holds ``depth``). The first chunk is hashed in line: a body of one chunk (a
+    small file) starts no thread. A failure in the thread is raised by :meth:`hexdigest`.
     """
 
     def __init__(self, chunk_size: int, depth: int = 3) -> None:
         self._hash = hashlib.sha256()
         self._chunk_size, self._depth, self._made = chunk_size, depth, 0
         self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-        self._todo: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._todo: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._chunks = 0
+        self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
     def take(self) -> bytearray:
@@ -263,6 +265,8 @@ class _SideHash:
 
     def hexdigest(self) -> str:
         self.close()
+        if self._error is not None:
+            raise TransferError(f"hashing the download failed: {self._error!r}")
         return self._hash.hexdigest()
 
     def close(self) -> None:
@@ -274,9 +278,18 @@ class _SideHash:
 
     def _run(self) -> None:
         while (chunk := self._todo.get()) is not None:
-            self._hash_one(chunk)
+            try:
+                if self._error is None:
+                    self._hash_one(chunk)
+                    continue
+            except BaseException as exc:  # kept for hexdigest; the copy's buffers still return
+                self._error = exc
+            self._give_back_view(chunk)
 
     def _hash_one(self, chunk: bytes | memoryview) -> None:
         self._hash.update(chunk)
+        self._give_back_view(chunk)
+
+    def _give_back_view(self, chunk: bytes | memoryview) -> None:
         if isinstance(chunk, memoryview) and isinstance(chunk.obj, bytearray):
             self._free.put(chunk.obj)
