@@ -65,36 +65,21 @@ def artifact_key(prefix: str, name: str) -> str:
 
 
 def publish_report(report: JobReport, key: str | None, description: str) -> None:
-    """The report's table artifact (under ``key``) and its markdown summary, sent side by side.
+    """The report's table artifact (under ``key``) and its markdown summary.
 
     A run that changed nothing (``report.changed_nothing``: every item already mirrored,
     ingested or linked) publishes neither: its flow run's state message and log carry the
     summary, the artifacts under ``key`` keep showing the last run that did something, and an
     unchanged re-run costs two Prefect API calls less."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
     if report.changed_nothing:
         return
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    def table() -> None:
+    try:
         create_table_artifact(table=report.table() or [{"status": "nothing selected"}], key=key,
                               description=description)
-
-    def summary() -> None:
         create_markdown_artifact(markdown=report.markdown(),
                                  key=f"{key}-summary" if key else None,
                                  description=f"{description}: summary")
-
-    # the second call runs in a thread of its own, in this run's context (the artifact's run)
-    side = threading.Thread(target=contextvars.copy_context().run, args=(_logged, summary),
-                            name="report-summary-artifact", daemon=True)
-    side.start()
-    _logged(table)
-    side.join()
-
-
-def _logged(publish: Any) -> None:
-    try:
-        publish()
     except Exception as exc:  # never lose the report over its artifacts
         log.warning("could not publish the report artifacts: %s", exc)
