@@ -278,12 +278,11 @@ class _SideHash:
 
     def _run(self) -> None:
         while (chunk := self._todo.get()) is not None:
-            try:
-                if self._error is None:
-                    self._hash_one(chunk)
-                    continue
-            except BaseException as exc:  # kept for hexdigest; the copy's buffers still return
-                self._error = exc
+            if self._error is None:
+                try:
+                    self._hash.update(chunk)
+                except BaseException as exc:  # kept for hexdigest; the buffers still return
+                    self._error = exc
             self._give_back_view(chunk)
 
     def _hash_one(self, chunk: bytes | memoryview) -> None:
