@@ -141,3 +141,17 @@ def wait_ingested():
             time.sleep(0.05)
 
     return wait
+
+
+@pytest.fixture
+def ingested(upload, wait_ingested):
+    """Upload ``data`` to a dataset and ingest it with the server's default ingestor; returns
+    the file record once its ingestion is complete (a signed link can be had for it)."""
+
+    def run(client, dsid: str, data: bytes) -> dict:
+        f = upload(client, dsid, data)
+        request = client.post(f"/files/{f['mfid']}/ingest").json()
+        assert wait_ingested(client, request["id"])["status"] == "complete"
+        return f
+
+    return run

@@ -73,10 +73,9 @@ def _mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_data_dir_and_blobs_are_owner_only(api, new_dataset, upload, wait_ingested, crucible_server):
+def test_data_dir_and_blobs_are_owner_only(api, new_dataset, ingested, crucible_server):
     ds = new_dataset()["unique_id"]
-    f = upload(api, ds, b"private bytes")
-    wait_ingested(api, api.post(f"/files/{f['mfid']}/ingest").json()["id"])
+    f = ingested(api, ds, b"private bytes")
     root = crucible_server.data_dir
     for d in (root, root / "uploads", root / "staged", root / "store"):
         assert _mode(d) == 0o700, d
@@ -90,11 +89,10 @@ def _secret(server) -> bytes:
     return bytes.fromhex(row[0])
 
 
-def test_signed_links_with_a_far_expiry_are_refused(api, new_dataset, upload, wait_ingested,
+def test_signed_links_with_a_far_expiry_are_refused(api, new_dataset, ingested,
                                                     crucible_server):
     ds = new_dataset()["unique_id"]
-    f = upload(api, ds, b"linked")
-    wait_ingested(api, api.post(f"/files/{f['mfid']}/ingest").json()["id"])
+    f = ingested(api, ds, b"linked")
     url = api.get(f"/files/{f['mfid']}/download_link").json()["url"]
     assert requests.get(url, timeout=30).content == b"linked"
     expires = int(parse_qs(urlsplit(url).query)["expires"][0])

@@ -170,11 +170,10 @@ def test_ingest_is_idempotent_and_failing_ingestor(api, new_dataset, upload, wai
     assert listed["total"] == 2
 
 
-def test_signed_urls_reject_tampering_and_expiry(api, new_dataset, upload, wait_ingested,
+def test_signed_urls_reject_tampering_and_expiry(api, new_dataset, ingested,
                                                  crucible_server):
     ds = new_dataset()["unique_id"]
-    f = upload(api, ds, b"secret bytes")
-    wait_ingested(api, api.post(f"/files/{f['mfid']}/ingest").json()["id"])
+    f = ingested(api, ds, b"secret bytes")
     url = api.get(f"/files/{f['mfid']}/download_link").json()["url"]
     assert requests.get(url.replace("sig=", "sig=0"), timeout=30).status_code == 403
     base, query = url.split("?")
