@@ -14,17 +14,18 @@ from ..accounts import add_member, find_user, remove_member
 from ..auth import Caller, require_admin
 from ..db import Membership, Metadata, Project, User, now_iso
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
-from ...mfid import is_mfid, mfid_from_uuid
+from ...mfid import is_mfid, name_mfid
 from ..records import off_envelope, public_user, user_record
 from ..schemas import ProjectIn, set_fields
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+#: Namespace of project MFIDs: stored data and clients hold ids derived with it, never change it.
 _PROJECT_NS = uuid.UUID("5f0e2c7a-33d1-4c1e-9a57-2f9b4c1d8e60")
 
 
 def project_mfid(project_id: str) -> str:
     """The project's MFID (3.3 clients address projects by it): derived from the id, so stable."""
-    return mfid_from_uuid(uuid.uuid5(_PROJECT_NS, project_id))
+    return name_mfid(_PROJECT_NS, project_id)
 
 
 def get_project(db: Session, caller: Caller, project_id: str) -> Project:
