@@ -60,6 +60,20 @@ def _common(p: argparse.ArgumentParser) -> None:
                      help="No progress bar (it is only drawn when stderr is a terminal).")
 
 
+def _add_globs(p: argparse.ArgumentParser) -> None:
+    """``--include``/``--exclude``: the glob rules of docs/globs.md on relative paths."""
+    p.add_argument("--include", action="extend", nargs="+", metavar="GLOB",
+                   help="Only files whose relative path matches (repeatable; docs/globs.md).")
+    p.add_argument("--exclude", action="extend", nargs="+", metavar="GLOB",
+                   help="Skip files whose relative path matches (repeatable).")
+
+
+def _add_storage_options(p: argparse.ArgumentParser, target: str) -> None:
+    """``--storage-option KEY=VALUE``: fsspec options for the command's ``target`` URL."""
+    p.add_argument("--storage-option", dest="storage_options", action="append",
+                   metavar="KEY=VALUE",
+                   help=f"fsspec option for {target} (repeatable; VALUE is JSON or a string).")
+
 def _add_ingest(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "ingest", help="Ingest an instrument run (folder, file or fsspec URL) into Crucible.",
@@ -75,10 +89,7 @@ def _add_ingest(subparsers: argparse._SubParsersAction) -> None:
                    help="session: a parent dataset with one child per file group; files: one "
                         "dataset per group; single: one dataset holding every file "
                         "(default: session).")
-    p.add_argument("--include", action="extend", nargs="+", metavar="GLOB",
-                   help="Only files whose relative path matches (repeatable).")
-    p.add_argument("--exclude", action="extend", nargs="+", metavar="GLOB",
-                   help="Skip files whose relative path matches (repeatable).")
+    _add_globs(p)
     p.add_argument("--grouping", metavar="HOW",
                    help="Companion files: 'stem', 'file' or 'regex:<pattern>' (default: stem).")
     p.add_argument("--run-name", metavar="N", help="Run name (default: the folder's name).")
@@ -103,8 +114,7 @@ def _add_ingest(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ingestor", metavar="I", help="Server-side ingestor to request.")
     p.add_argument("--post-processing", action="extend", nargs="+", metavar="NAME",
                    help="Post-processing requests for new datasets (repeatable).")
-    p.add_argument("--storage-option", dest="storage_options", action="append",
-                   metavar="KEY=VALUE", help="fsspec option for PATH (repeatable).")
+    _add_storage_options(p, "PATH")
     _common(p)
     p.set_defaults(func=_command(_prepare_ingest))
 
@@ -126,10 +136,7 @@ def _add_mirror(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keyword", metavar="K", help="Only datasets with this keyword.")
     p.add_argument("--instrument", metavar="NAME", help="Only datasets of this instrument.")
     p.add_argument("--created-since", metavar="ISO", help="Only datasets created at/after this.")
-    p.add_argument("--include", action="extend", nargs="+", metavar="GLOB",
-                   help="Only files whose relative path matches (repeatable; docs/globs.md).")
-    p.add_argument("--exclude", action="extend", nargs="+", metavar="GLOB",
-                   help="Skip files whose relative path matches (repeatable).")
+    _add_globs(p)
     p.add_argument("--layout", metavar="TEMPLATE",
                    help="Where files go below DEST (default: "
                         "{project_id}/{dataset_id}/{relative_path}).")
@@ -140,9 +147,7 @@ def _add_mirror(subparsers: argparse._SubParsersAction) -> None:
                    help="Delete files below a dataset's folder that the dataset does not have.")
     p.add_argument("--max-concurrency", type=int, metavar="N",
                    help="Parallel file transfers (default: 4).")
-    p.add_argument("--storage-option", dest="storage_options", action="append",
-                   metavar="KEY=VALUE",
-                   help="fsspec option for DEST (repeatable; VALUE is JSON or a string).")
+    _add_storage_options(p, "DEST")
     _common(p)
     p.set_defaults(func=_command(_prepare_mirror))
 
