@@ -9,7 +9,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from .auth import issue_key
-from .db import ApiKey, Membership, Project, User, now_iso
+from .db import ApiKey, Membership, Project, User, now_iso, rowcount
 from .errors import Conflict
 
 ADMIN_ORCID = "0000-0000-0000-0000"
@@ -93,7 +93,7 @@ def add_member(db: Session, user: User, group_name: str) -> None:
 def remove_member(db: Session, user: User, group_name: str) -> bool:
     res = db.execute(delete(Membership).where(Membership.user_id == user.id,
                                               Membership.group_name == group_name))
-    return res.rowcount > 0
+    return rowcount(res) > 0
 
 
 def create_user_with_key(db: Session, orcid: str, *, first_name: str | None = None,

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, ForeignKey, Index, Integer, String, Text, create_engine, event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -252,6 +252,17 @@ class ServerState(Base):
     __tablename__ = "server_state"
     key: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows the UPDATE or DELETE that gave ``result`` matched.
+
+    ``Session.execute`` is typed as returning a ``Result``; for these statements it returns its
+    ``CursorResult`` subclass, which alone has ``rowcount``.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount
 
 
 def make_engine(db_path: Path) -> Engine:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..mfid import new_mfid
 from .auth import Caller, check_write
-from .db import Entity, Link, Project, now_iso
+from .db import Entity, Link, Project, now_iso, rowcount
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .records import NAME_FIELD, get_entity
 
@@ -149,7 +149,7 @@ def unlink_entities(db: Session, caller: Caller, kind_a: str, a: str, kind_b: st
     eb = get_entity(db, caller, b, kind_b)
     check_write(db, caller, ea if link_kind == "child" else eb)
     res = db.execute(delete(Link).where(Link.parent_id == a, Link.child_id == b, Link.kind == link_kind))
-    if res.rowcount == 0:
+    if rowcount(res) == 0:
         raise NotFound(f"No link between {a} and {b}")
     db.commit()
     return {"detail": f"Link between {a} and {b} removed"}

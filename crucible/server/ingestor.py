@@ -13,7 +13,7 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Entity, File, IngestionRequest, now_iso
+from .db import Entity, File, IngestionRequest, now_iso, rowcount
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class IngestWorker:
                                  .where(IngestionRequest.id == rid, IngestionRequest.status == "requested")
                                  .values(status="started", ingestion_githash=GITHASH))
             db.commit()
-            if claimed.rowcount == 0:
+            if rowcount(claimed) == 0:
                 return True
             req = db.get(IngestionRequest, rid)
             ingestor = INGESTORS.get(req.ingestion_class)

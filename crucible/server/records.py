@@ -223,9 +223,14 @@ def entity_query(caller: Caller, kind: str, params: Mapping[str, str], *extra) -
                                 visible_clause(caller), *filter_conditions(kind, params), *extra)
 
 
+def count_rows(db: Session, q: Select) -> int:
+    """How many rows ``q`` returns: one COUNT over it (which always answers exactly one row)."""
+    return db.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
+
+
 def keyset_page(db: Session, q: Select, limit: int, cursor: str | None) -> tuple[list[Entity], str | None, int]:
     """Newest first; ``next_cursor`` only when more rows follow (the keyset form)."""
-    total = db.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+    total = count_rows(db, q)
     if cursor:
         q = q.where(Entity.id < parse_int(cursor, "cursor", minimum=0))
     rows = list(db.scalars(q.order_by(Entity.id.desc()).limit(limit + 1)))
@@ -235,7 +240,7 @@ def keyset_page(db: Session, q: Select, limit: int, cursor: str | None) -> tuple
 
 def offset_page(db: Session, q: Select, limit: int, offset: int, order=None) -> tuple[list, int]:
     """(rows, total) for the ``off`` envelope."""
-    total = db.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+    total = count_rows(db, q)
     rows = list(db.scalars(q.order_by(order if order is not None else Entity.id.desc())
                            .limit(limit).offset(offset)))
     return rows, total

@@ -58,3 +58,20 @@ def test_unknown_query_parameters_are_ignored(api, new_dataset):
 def test_admin_only_endpoints_are_403_for_normal_users(api):
     assert api.get("/users").status_code == 403
     assert api.post("/projects", json={"project_id": "X1", "organization": "o"}).status_code == 403
+
+
+def test_lists_matching_nothing_count_zero(api, admin):
+    """Every ``off`` list counts its rows with one COUNT query: nothing matched is a total of 0."""
+    nothing = "0" * 26
+    pages = [(api, "/deletion_requests", {"status": "no-such-status"}),
+             (admin, "/deletion_audit", {"resource_id": nothing}),
+             (api, "/ingestion_requests", {"dataset_id": nothing}),
+             (api, "/files", {"sha256_hash": "0" * 64}),
+             (api, "/projects", {"project_id": "NO-SUCH"}),
+             (admin, "/users", {"email": "nobody@nowhere.invalid"}),
+             (api, "/account/join_requests", {}),
+             (api, "/datasets", {"dataset_name": "no such dataset name"})]
+    for client, path, params in pages:
+        r = client.get(path, params=params)
+        assert r.status_code == 200, (path, r.text)
+        assert r.json()["total"] == 0 and r.json()["items"] == [], (path, r.json())

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..auth import Caller, check_write, visible_clause
-from ..db import Entity, Keyword, ProcessingRequest, Thumbnail
+from ..db import Entity, Keyword, ProcessingRequest, Thumbnail, rowcount
 from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import entity_query, get_entity, linked_ids, off_envelope, offset_page, records
 from ..schemas import ThumbnailIn
@@ -124,7 +124,7 @@ def add_thumbnail(dsid: str, body: ThumbnailIn, db: DB, caller: Who):
 def delete_thumbnail(dsid: str, tid: IntId, db: DB, caller: Who):
     check_write(db, caller, get_entity(db, caller, dsid, "dataset"))
     res = db.execute(delete(Thumbnail).where(Thumbnail.id == tid, Thumbnail.dataset_id == dsid))
-    if res.rowcount == 0:
+    if rowcount(res) == 0:
         raise HTTPException(404, f"Thumbnail {tid} not found")
     db.commit()
     return {"detail": f"Thumbnail {tid} deleted"}

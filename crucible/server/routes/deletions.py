@@ -19,7 +19,7 @@ from ..db import (
     Metadata, ProcessingRequest, Project, Thumbnail, Upload, UploadPart, now_iso,
 )
 from ..deps import DB, IntId, Limit, Offset, Who
-from ..records import off_envelope
+from ..records import count_rows, off_envelope
 from .resources import check_writable, resolve
 
 router = APIRouter(tags=["deletion"])
@@ -90,7 +90,7 @@ def list_requests(db: DB, caller: Who, status: Optional[str] = None, limit: Limi
         q = q.where(DeletionRequest.requester_id == caller.orcid)
     if status is not None:
         q = q.where(DeletionRequest.status == status)
-    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    total = count_rows(db, q)
     rows = db.scalars(q.order_by(DeletionRequest.id.desc()).limit(limit).offset(offset))
     return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
 
@@ -200,7 +200,7 @@ def list_audit(db: DB, caller: Who, resource_id: Optional[str] = None,
                      (DeletionAudit.reviewer_id, reviewer_id)):
         if val is not None:
             q = q.where(col == val)
-    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    total = count_rows(db, q)
     rows = db.scalars(q.order_by(DeletionAudit.id.desc()).limit(limit).offset(offset))
     return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
 

@@ -14,7 +14,7 @@ from ...mfid import new_mfid
 from ..auth import Caller, can_read, check_write, require_admin, visible_clause
 from ..db import Entity, File, Upload, UploadPart
 from ..deps import DB, Conf, Limit, Offset, Who
-from ..records import get_entity, off_envelope
+from ..records import count_rows, get_entity, off_envelope
 from ..file_rows import file_record, register_blob, stored_duplicate
 from ..names import file_name_problem
 from ..schemas import UploadComplete, UploadInitiate
@@ -144,15 +144,13 @@ def dataset_files(dsid: str, db: DB, caller: Who):
 @router.get("/files")
 def list_files(db: DB, caller: Who, sha256_hash: Optional[str] = None,
                dataset_id: Optional[str] = None, limit: Limit = 100, offset: Offset = 0):
-    from sqlalchemy import func
-
     q = (select(File, Entity.id).join(Entity, Entity.unique_id == File.dataset_mfid)
          .where(visible_clause(caller)))
     if sha256_hash is not None:
         q = q.where(File.sha256_hash == sha256_hash.lower())
     if dataset_id is not None:
         q = q.where(File.dataset_mfid == dataset_id)
-    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    total = count_rows(db, q)
     rows = db.execute(q.order_by(File.seq.desc()).limit(limit).offset(offset)).all()
     return off_envelope([file_record(f, i) for f, i in rows], total, limit, offset)
 

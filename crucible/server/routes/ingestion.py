@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ..auth import Caller, check_write, require_admin, visible_clause
 from ..db import Entity, File, IngestionRequest
 from ..deps import DB, Conf, IntId, Limit, Offset, Who
 from ..ingestor import INGESTORS, finish, store_file
-from ..records import get_entity, off_envelope
+from ..records import count_rows, get_entity, off_envelope
 from ..schemas import IngestionPatch
 
 router = APIRouter(tags=["ingestion"])
@@ -125,7 +125,7 @@ def list_requests(db: DB, caller: Who, dataset_id: Optional[str] = None, file_id
         q = q.where(IngestionRequest.file_mfid == file_id)
     if status is not None:
         q = q.where(IngestionRequest.status == status)
-    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    total = count_rows(db, q)
     rows = db.scalars(q.order_by(IngestionRequest.id.desc()).limit(limit).offset(offset))
     return off_envelope([ingestion_record(r) for r in rows], total, limit, offset)
 

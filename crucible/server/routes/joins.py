@@ -6,14 +6,14 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts import add_member
 from ..auth import Caller
 from ..db import JoinRequest, Project, User, now_iso
 from ..deps import DB, IntId, Limit, Offset, Who
-from ..records import off_envelope
+from ..records import count_rows, off_envelope
 
 router = APIRouter(tags=["join requests"])
 FIELDS = ("id", "group_name", "requester_id", "reason", "status", "request_time", "review_time",
@@ -39,7 +39,7 @@ def _may_review(db: Session, caller: Caller, group_name: str) -> bool:
 
 
 def _page(db: Session, q, limit: int, offset: int) -> dict:
-    total = db.scalar(select(func.count()).select_from(q.subquery()))
+    total = count_rows(db, q)
     rows = db.scalars(q.order_by(JoinRequest.id.desc()).limit(limit).offset(offset))
     return off_envelope([join_record(r) for r in rows], total, limit, offset)
 
