@@ -65,19 +65,19 @@ class LocalCrucible:
         log = open(self.log_path, "ab")
         self.log_path.chmod(0o600)
         log_start = log.tell()
-        self._proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         try:
-            self.url = self._read_url(log_start)
+            self.url = self._read_url(proc, log_start)
             self.port = int(self.url.rsplit(":", 1)[1].split("/", 1)[0])
-            self._wait_live()
+            self._wait_live(proc)
         except BaseException:
             self.stop()  # never leave a half-started server behind
             raise
         return self
 
-    def _read_url(self, offset: int) -> str:
+    def _read_url(self, proc: subprocess.Popen, offset: int) -> str:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             with open(self.log_path, "rb") as fh:
@@ -85,7 +85,7 @@ class LocalCrucible:
                 for line in fh.read().decode(errors="replace").splitlines():
                     if line.startswith("http://") and line.rstrip().endswith("/api/v2"):
                         return line.strip()
-            if self._proc.poll() is not None:
+            if proc.poll() is not None:
                 raise RuntimeError(f"local Crucible server exited early:\n{self._log_tail(offset)}")
             time.sleep(0.05)
         raise RuntimeError(f"local Crucible server did not report its URL:\n{self._log_tail(offset)}")
@@ -95,7 +95,7 @@ class LocalCrucible:
             fh.seek(offset)
             return fh.read().decode(errors="replace")[-4000:]
 
-    def _wait_live(self) -> None:
+    def _wait_live(self, proc: subprocess.Popen) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
@@ -103,7 +103,7 @@ class LocalCrucible:
                     return
             except requests.RequestException:
                 pass
-            if self._proc.poll() is not None:
+            if proc.poll() is not None:
                 raise RuntimeError(f"local Crucible server exited:\n{self._log_tail()}")
             time.sleep(0.05)
         raise RuntimeError("local Crucible server did not become live")

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Select, String, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, cast, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from .auth import Caller, can_read, visible_clause
@@ -156,7 +156,7 @@ def records(db: Session, ents: Iterable[Entity], caller: Caller | None = None, *
         if include_links:
             rec["links"] = links[ent.unique_id]
         if include_owner:
-            rec["owner"] = public_user(owners.get(ent.owner_orcid))
+            rec["owner"] = public_user(owners.get(ent.owner_orcid) if ent.owner_orcid else None)
     return out
 
 
@@ -172,10 +172,10 @@ def _column_for(kind: str, field: str):
     return None
 
 
-def filter_conditions(kind: str, params: Mapping[str, str]) -> list:
+def filter_conditions(kind: str, params: Mapping[str, str]) -> list[ColumnElement[bool]]:
     """SQL conditions for the known filters in ``params``; unknown names are ignored."""
     known = FILTER_FIELDS[kind]
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     for name, raw in params.items():
         if name == "sample_mfid" and kind == "dataset":
             conds.append(Entity.unique_id.in_(linked_ids("assoc", children_of=raw)))

@@ -6,7 +6,7 @@ give FastAPI's 422.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -183,7 +183,7 @@ def set_fields(model: BaseModel) -> dict[str, Any]:
 
 
 #: Scalar fields per kind that list filters may use (promoted columns handled in records.py).
-FILTER_FIELDS: dict[str, dict[str, type]] = {
+FILTER_FIELDS: dict[str, Mapping[str, type]] = {
     "dataset": {k: (int if k == "size" else bool if k == "public" else str)
                 for k in DatasetIn.model_fields if k != "creation_date"}
     | {"creation_time": str, "modification_time": str},

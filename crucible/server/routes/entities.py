@@ -8,7 +8,7 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 
 from ..db import Entity
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
@@ -59,7 +59,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
     @router.get("/search")
     def search(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20,
                project_id: Optional[str] = None):
-        extra = [func.lower(Entity.name).like(f"%{q.lower()}%")]
+        extra: list[ColumnElement[bool]] = [func.lower(Entity.name).like(f"%{q.lower()}%")]
         if project_id is not None:
             extra.append(Entity.project_id == project_id)
         query = entity_query(caller, kind, {}, *extra)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Optional
+from typing import Any, Optional
 
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import func, or_, select
@@ -42,12 +42,13 @@ def get_project(db: Session, caller: Caller, project_id: str) -> Project:
 def project_record(db: Session, caller: Caller, p: Project, *, include_metadata: bool = False,
                    brief: bool = False) -> dict:
     member = caller.is_admin or p.project_id in caller.groups
-    rec = {"unique_id": project_mfid(p.project_id), "project_id": p.project_id,
-           "organization": p.organization, "title": p.title,
-           "status": p.status, "project_lead_orcid": p.project_lead_orcid,
-           "project_lead_email": p.project_lead_email if member else None,
-           "creation_time": p.creation_time, "modification_time": p.modification_time,
-           "resource_type": "project"}
+    rec: dict[str, Any] = {
+        "unique_id": project_mfid(p.project_id), "project_id": p.project_id,
+        "organization": p.organization, "title": p.title,
+        "status": p.status, "project_lead_orcid": p.project_lead_orcid,
+        "project_lead_email": p.project_lead_email if member else None,
+        "creation_time": p.creation_time, "modification_time": p.modification_time,
+        "resource_type": "project"}
     if brief:
         return rec
     lead = db.scalar(select(User).where(User.unique_id == p.project_lead_orcid)) if p.project_lead_orcid else None

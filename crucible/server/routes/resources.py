@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from sqlalchemy import select
@@ -77,8 +77,8 @@ def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _meta_body(rid: str, data: Optional[dict]) -> Optional[dict]:
-    return None if data is None else {"unique_id": rid, "scientific_metadata": data}
+def _meta_body(rid: str, data: dict) -> dict:
+    return {"unique_id": rid, "scientific_metadata": data}
 
 
 def write_metadata(db: Session, caller: Caller, rid: str, data: dict, mode: str) -> dict:
@@ -115,7 +115,7 @@ def get_metadata(rid: str, db: DB, caller: Who):
     check_metadata_readable(caller, res)
     key = res_id(res)
     row = db.get(Metadata, key)
-    return _meta_body(key, row.data if row else None)
+    return _meta_body(key, row.data) if row is not None else None
 
 
 @router.post("/resources/{rid}/metadata")
