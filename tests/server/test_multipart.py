@@ -69,3 +69,16 @@ def test_incomplete_and_corrupt_multipart_uploads(api, new_dataset):
                      json={"filename": "y", "size": 5}).json()["upload_id"]
     assert api.delete(f"/datasets/{ds}/upload/multipart/{other}").status_code == 200
     assert api.get(f"/datasets/{ds}/upload/multipart/{other}").status_code == 404
+
+
+def test_multipart_routes_refuse_a_resumable_upload(api, new_dataset):
+    """A resumable upload has no part size: every multipart route answers 404, never a 500."""
+    ds = new_dataset()["unique_id"]
+    uid = api.post(f"/datasets/{ds}/upload/initiate",
+                   json={"filename": "r.bin", "size": 10}).json()["upload_id"]
+    base = f"/datasets/{ds}/upload/multipart"
+    for r in (api.get(f"{base}/{uid}"),
+              api.post(f"{base}/{uid}/parts", json={"parts": [{"part_number": 1}]}),
+              api.post(f"{base}/complete", json={"upload_id": uid}),
+              api.delete(f"{base}/{uid}")):
+        assert r.status_code == 404 and "not a multipart upload" in r.json()["detail"], r.text

@@ -21,9 +21,11 @@ import google_crc32c
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ...mfid import new_mfid
-from ..db import Upload, UploadPart
+from ..auth import Caller
+from ..db import Entity, Upload, UploadPart
 from ..deps import DB, Conf, Offset, Who
 from .files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
                            writable_upload)
@@ -54,12 +56,19 @@ def _b64(crc: int) -> str:
     return base64.b64encode(crc.to_bytes(4, "big")).decode("ascii")
 
 
+def _part_size(up: Upload) -> int:
+    """The part size of a signed multipart upload; 404 for a resumable upload (it has none)."""
+    if up.part_size is None:
+        raise HTTPException(404, f"Upload {up.upload_id} is not a multipart upload")
+    return up.part_size
+
+
 def _part_count(up: Upload) -> int:
-    return max(1, -(-up.size // up.part_size))
+    return max(1, -(-up.size // _part_size(up)))
 
 
 def _part_length(up: Upload, n: int) -> int:
-    return min(up.part_size, up.size - (n - 1) * up.part_size)
+    return min(_part_size(up), up.size - (n - 1) * _part_size(up))
 
 
 def _message(upload_id: str, n: int, crc: str) -> str:
@@ -80,10 +89,9 @@ def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: 
     return {"upload_id": up.upload_id, "part_size": up.part_size, "part_count": _part_count(up)}
 
 
-def _multipart(db, caller, dsid: str, upload_id: str):
+def _multipart(db: Session, caller: Caller, dsid: str, upload_id: str) -> tuple[Entity, Upload]:
     ds, up = writable_upload(db, caller, dsid, upload_id)
-    if up.part_size is None:
-        raise HTTPException(404, f"Upload {upload_id} is not a multipart upload")
+    _part_size(up)  # 404 unless a multipart upload
     return ds, up
 
 
@@ -114,7 +122,7 @@ def sign_parts(dsid: str, upload_id: str, body: SignIn, request: Request, db: DB
                f"?crc32c={quote(crc, safe='')}"
                f"&expires={expires}&sig={sig}")
         out.append({"part_number": ref.part_number, "url": url,
-                    "offset": (ref.part_number - 1) * up.part_size,
+                    "offset": (ref.part_number - 1) * _part_size(up),
                     "size": _part_length(up, ref.part_number), "headers": {},
                     "expires_at": datetime.fromtimestamp(expires, timezone.utc).isoformat()})
     return {"parts": out}
