@@ -49,7 +49,11 @@ class Caller:
         return self.is_admin or self.is_service
 
     def load_user(self, db: Session) -> User:
-        return db.get(User, self.user_id)
+        """The caller's user row; 401 if it is gone (the key then names no one)."""
+        user = db.get(User, self.user_id)
+        if user is None:
+            raise HTTPException(401, "Invalid API key", headers={"WWW-Authenticate": "Bearer"})
+        return user
 
     @classmethod
     def of(cls, db: Session, user: User) -> "Caller":

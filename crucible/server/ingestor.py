@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,14 @@ class IngestError(Exception):
     def __init__(self, message: str, status: str = "failed") -> None:
         super().__init__(message)
         self.status = status
+
+
+class Ingestor(Protocol):
+    """An ingestion class: ``run`` does the work or raises (``IngestError`` for a clean failure)."""
+
+    name: str
+
+    def run(self, db: Session, storage: Storage, req: IngestionRequest) -> None: ...
 
 
 class ApiUploadIngestor:
@@ -51,7 +59,7 @@ class FailingIngestor:
         raise IngestError("FailingIngestor always fails (test ingestor)")
 
 
-INGESTORS: dict[str, Callable[[], object]] = {
+INGESTORS: dict[str, type[Ingestor]] = {
     cls.name: cls for cls in (ApiUploadIngestor, FailingIngestor)
 }
 
@@ -136,6 +144,8 @@ class IngestWorker:
             if rowcount(claimed) == 0:
                 return True
             req = db.get(IngestionRequest, rid)
+            if req is None:  # deleted with its dataset since it was claimed
+                return True
             ingestor = INGESTORS.get(req.ingestion_class)
             try:
                 if ingestor is None:
@@ -147,6 +157,8 @@ class IngestWorker:
                     log.exception("ingestion %s crashed", rid)
                 db.rollback()
                 req = db.get(IngestionRequest, rid)
+                if req is None:  # deleted with its dataset while it ran: nothing left to report on
+                    return True
                 finish(db, req, getattr(exc, "status", "failed"), str(exc) or type(exc).__name__)
             db.commit()
             return True

@@ -97,7 +97,7 @@ def finish_upload(request: Request, db: Session, ds: Entity, upload: Upload,
         f = db.scalar(select(File).where(File.mfid == upload.file_mfid))
         if f is not None:
             return file_record(f, ds.id)
-    if upload.received != upload.size or upload.sha256_actual is None:
+    if upload.received != upload.size or upload.sha256_actual is None or upload.crc32c is None:
         raise HTTPException(422, f"Upload incomplete: {upload.received} of {upload.size} bytes received")
     storage = request.app.state.storage
     wanted = {h.lower() for h in (sha256_hash, upload.sha256_hash) if h}
@@ -111,13 +111,15 @@ def finish_upload(request: Request, db: Session, ds: Entity, upload: Upload,
         if done is not None:
             return file_record(done, ds.id)
         raise HTTPException(409, "This upload is being completed by another request; retry")
-    f, _ = register_blob(db, storage, dsid=dsid, blob=storage.part(upload.upload_id),
+    upload_id = upload.upload_id  # register_blob may roll back, which expires ``upload``
+    f, _ = register_blob(db, storage, dsid=dsid, blob=storage.part(upload_id),
                          relpath=upload.filename, upload_path=f"crucible-uploads/{dsid}/{upload.filename}",
                          size=upload.size, sha256=upload.sha256_actual, crc32c=upload.crc32c)
-    upload = db.get(Upload, upload.upload_id)
-    upload.file_mfid = f.mfid
-    db.commit()
-    request.app.state.upload_states.pop(upload.upload_id, None)
+    row = db.get(Upload, upload_id)
+    if row is not None:  # None: aborted meanwhile; the file it delivered is registered all the same
+        row.file_mfid = f.mfid
+        db.commit()
+    request.app.state.upload_states.pop(upload_id, None)
     return file_record(f, ds.id)
 
 

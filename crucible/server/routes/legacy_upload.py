@@ -120,7 +120,7 @@ async def legacy_upload(dsid: str, request: Request):
 
 def _part_name(part: _Part) -> str:
     """The part's file name without folders (S clients send a basename); 422 if unusable."""
-    name = os.path.basename(part.filename.replace("\\", "/"))
+    name = os.path.basename((part.filename or "").replace("\\", "/"))
     problem = file_name_problem(name)
     if problem is not None:
         raise HTTPException(422, f"filename {problem}")
