@@ -85,12 +85,17 @@ def create_fastapi(settings: Settings) -> FastAPI:
     return app
 
 
-def create_app(settings: Settings):
-    """The full ASGI app (FastAPI inside the body-size limit inside the fault injector);
-    ``.fastapi`` reaches the inner app."""
-    inner = create_fastapi(settings)
-    outer = FaultInjector(BodyLimit(inner, settings.max_body_bytes), settings.fail_rate,
-                          settings.fail_seed)
-    inner.state.faults = outer
-    outer.fastapi = inner
-    return outer
+class ServerApp(FaultInjector):
+    """The app the server runs: the fault injector around the body-size limit around ``fastapi``
+    (whose ``state`` holds the sessions, storage and worker, and this injector as ``faults``)."""
+
+    def __init__(self, fastapi: FastAPI, settings: Settings) -> None:
+        super().__init__(BodyLimit(fastapi, settings.max_body_bytes), settings.fail_rate,
+                         settings.fail_seed)
+        self.fastapi = fastapi
+        fastapi.state.faults = self
+
+
+def create_app(settings: Settings) -> ServerApp:
+    """The full ASGI app; ``.fastapi`` reaches the inner FastAPI app."""
+    return ServerApp(create_fastapi(settings), settings)

@@ -170,3 +170,17 @@ def test_restart_keeps_everything(tmp_path):
             reqs = requests.get(f"{srv.url}/ingestion_requests", params={"file_id": f["mfid"]},
                                 headers=h, timeout=10).json()["items"]
         assert reqs[0]["status"] == "complete"
+
+
+def test_create_app_reaches_the_fastapi_app_inside(tmp_path):
+    """``create_app`` documents ``.fastapi``: the inner app, whose state knows the injector."""
+    from crucible.server.app import create_app
+    from crucible.server.faults import FaultInjector
+    from crucible.server.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, fail_rate=0.25, fail_seed=3))
+    try:
+        assert isinstance(app, FaultInjector) and app.config.rate == 0.25
+        assert app.fastapi.state.faults is app and app.app.app is app.fastapi
+    finally:
+        app.fastapi.state.sessions.kw["bind"].dispose()
