@@ -7,7 +7,7 @@ from typing import Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ...mfid import new_mfid
@@ -115,10 +115,10 @@ def finish_upload(request: Request, db: Session, ds: Entity, upload: Upload,
     f, _ = register_blob(db, storage, dsid=dsid, blob=storage.part(upload_id),
                          relpath=upload.filename, upload_path=f"crucible-uploads/{dsid}/{upload.filename}",
                          size=upload.size, sha256=upload.sha256_actual, crc32c=upload.crc32c)
-    row = db.get(Upload, upload_id)
-    if row is not None:  # None: aborted meanwhile; the file it delivered is registered all the same
-        row.file_mfid = f.mfid
-        db.commit()
+    # A statement, not the loaded row: an upload aborted meanwhile is then simply not updated
+    # (the file it delivered stays registered) instead of failing the flush with a 500.
+    db.execute(update(Upload).where(Upload.upload_id == upload_id).values(file_mfid=f.mfid))
+    db.commit()
     request.app.state.upload_states.pop(upload_id, None)
     return file_record(f, ds.id)
 
