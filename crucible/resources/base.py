@@ -47,6 +47,13 @@ class Namespace:
               params: Mapping[str, Any] | None = None, send_limit: bool = True) -> list[Any]:
         return collect(self._t, path, params=params, limit=limit, send_limit=send_limit)
 
+    def _whole_list(self, path: str, *, limit: int | None = None) -> list[Any]:
+        """An endpoint that answers its whole list in every era, with no paging and no ``limit``
+        parameter (a dataset's files, keywords and thumbnails; a user's datasets and groups):
+        nothing is sent but the request, ``limit`` only cuts the answer here, and a long list
+        is not taken for a page that may have been cut short."""
+        return self._list(path, limit=limit, send_limit=False)
+
     def _create(self, path: str, body: Any, read_back: Callable[[], Any], *,
                 params: Mapping[str, Any] | None = None) -> Any:
         """POST a create that carries a client-chosen id: retried safely, and a 409 on a retry

@@ -285,7 +285,7 @@ class Datasets(Namespace):
 
     # ------------------------------------------------------------------ thumbnails, keywords
     def get_thumbnails(self, dsid: str, limit: int | None = DEFAULT_LIMIT) -> builtins.list[dict]:
-        return self._list(f"datasets/{seg(dsid)}/thumbnails", limit=limit)
+        return self._whole_list(f"datasets/{seg(dsid)}/thumbnails", limit=limit)
 
     def add_thumbnail(self, dsid: str, image: Any, thumbnail_name: str | None = None) -> dict:
         """Add a PNG thumbnail from a file path, PNG bytes, base64 text, or an object with
@@ -297,7 +297,7 @@ class Datasets(Namespace):
 
     def get_keywords(self, dsid: str | None = None, limit: int | None = DEFAULT_LIMIT) -> builtins.list:
         path = f"datasets/{seg(dsid)}/keywords" if dsid else "keywords"
-        return self._list(path, limit=limit)
+        return self._whole_list(path, limit=limit)
 
     def add_keyword(self, dsid: str, keyword: str) -> dict[str, Any]:
         """Tag the dataset (re-adding is a no-op, so this is retried)."""

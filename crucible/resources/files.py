@@ -24,7 +24,7 @@ class Files(Namespace):
              limit: int | None = None) -> list[dict[str, Any]]:
         """Files of one dataset, or all readable files; filter by sha256. ``limit=None``: all."""
         if dataset_id is not None:
-            rows = self._list(f"datasets/{seg(dataset_id)}/files", limit=limit)
+            rows = self._whole_list(f"datasets/{seg(dataset_id)}/files", limit=limit)
             if sha256_hash:
                 rows = [r for r in rows if r.get("sha256_hash") == sha256_hash]
             return rows

@@ -49,13 +49,13 @@ class Users(Namespace):
 
     def list_datasets(self, orcid: str) -> builtins.list[Any]:
         """Ids of the datasets the user can access."""
-        return self._list(f"users/{seg(orcid)}/datasets", limit=None)
+        return self._whole_list(f"users/{seg(orcid)}/datasets")
 
     def check_dataset_access(self, orcid: str, dsid: str) -> dict[str, bool]:
         return self._get(f"users/{seg(orcid)}/datasets/{seg(dsid)}")
 
     def list_access_groups(self, orcid: str) -> builtins.list[Any]:
-        return self._list(f"users/{seg(orcid)}/access_groups", limit=None)
+        return self._whole_list(f"users/{seg(orcid)}/access_groups")
 
     def add_to_access_group(self, orcid: str, group_name: str) -> dict[str, Any]:
         return self._t.request("POST", f"users/{seg(orcid)}/access_groups/{seg(group_name)}",

@@ -363,3 +363,19 @@ def test_instruments_get_by_an_ambiguous_name_raises(gateway, crucible_server, a
         gateway.rewrite = listing_twice("/instruments")
         with pytest.raises(CrucibleError, match=f"2 instruments are named '{name}'"):
             via_gateway.instruments.get(instrument_name=name)
+
+
+def test_a_whole_list_of_a_thousand_is_not_taken_for_a_cut_page(client, dataset, caplog):
+    """A dataset's keywords come as one whole list: 1000 of them (the page size) are all there
+    is, not a page the server may have cut, so nothing warns; ``limit`` still cuts here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: client.datasets.add_keyword(dataset, f"kw-{i:04d}"), range(1000)))
+    with caplog.at_level("WARNING", logger="crucible.pagination"):
+        everything = client.datasets.get_keywords(dataset, limit=None)
+        first = client.datasets.get_keywords(dataset, limit=10)
+    names = {k["keyword"] if isinstance(k, dict) else k for k in everything}
+    assert names == {f"kw-{i:04d}" for i in range(1000)}
+    assert len(first) == 10
+    assert not [r for r in caplog.records if "may be incomplete" in r.getMessage()]
