@@ -38,8 +38,6 @@ log = logging.getLogger("crucible.jobs_cli")
 
 #: Problem rows shown in the stderr summary.
 PROBLEM_ROWS = 20
-#: Row statuses shown as problems in the summary (whether or not they fail the run).
-PROBLEM_STATUSES = ("failed", "held", "unlinked")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -399,7 +397,7 @@ def _print_summary(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
     for error in report.errors:
         if _scrub(error) not in header:  # the summary line already shows the first one
             lines.append(f"  error: {_scrub(error)}")
-    problems = [row for row in _table(report) if row.get("status") in PROBLEM_STATUSES]
+    problems = [row for row in _table(report) if row.get("status") in report.PROBLEM_STATUSES]
     if problems:
         lines.append(f"problems ({len(problems)}):")
         lines.append(_indent(format_table(problems[:PROBLEM_ROWS], plan.columns,
@@ -426,7 +424,7 @@ def _write_result(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
         json.dump(data, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return
-    rows = _table(report) if report.all_rows() else []
+    rows = _table(report)
     text = format_table(rows, plan.columns, headers=plan.headers, wide=plan.wide,
                         right=plan.right)
     if text:
@@ -435,9 +433,7 @@ def _write_result(args: argparse.Namespace, report: Any, plan: _Plan) -> None:
 
 
 def _table(report: Any) -> list[dict]:
-    rows = report.table() if report.all_rows() else []
-    bad = set(PROBLEM_STATUSES)
-    return sorted(rows, key=lambda r: r.get("status") not in bad)
+    return report.table() if report.all_rows() else []
 
 
 def _indent(text: str) -> str:

@@ -7,7 +7,7 @@ ingested by design, e.g. zero-byte files) and ``failed`` (the run fails because 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Literal, Sequence, cast
 
 from pydantic import Field
 
@@ -30,6 +30,7 @@ class IngestReport(JobReport):
     """The ingest run's result: small, JSON-able, enough to act on."""
 
     BAD_STATUSES: ClassVar[tuple[str, ...]] = ("failed", "held")
+    PROBLEM_STATUSES: ClassVar[tuple[str, ...]] = BAD_STATUSES
     STATUS_ORDER: ClassVar[tuple[str, ...]] = ("ingested", "exists", "held", "skipped", "failed")
     ITEMS: ClassVar[str] = "files"
     UNCHANGED_STATUSES: ClassVar[tuple[str, ...]] = ("exists", "skipped")
@@ -95,16 +96,19 @@ class IngestReport(JobReport):
         for err in self.errors:
             lines.append(f"- **error**: {err}")
         for row in self.files:
-            if row.status in ("failed", "held"):
+            if row.status in self.PROBLEM_STATUSES:
                 lines.append(f"- **{row.status}** `{row.file}`: {row.reason}")
         return "\n".join(lines)
 
     def table(self) -> list[dict]:
-        """Rows for a table (file, dataset id, bytes, status, reason)."""
-        return [{"file": r.file, "dataset_id": r.dataset_id, "bytes": r.bytes,
-                 "status": r.status, "reason": r.reason} for r in self.files] or [
-            {"file": "", "dataset_id": None, "bytes": 0, "status": "skipped",
-             "reason": "no files"}]
+        """Rows for a table (file, dataset id, bytes, status, reason); one row when no files."""
+        return super().table() or [{"file": "", "dataset_id": None, "bytes": 0,
+                                    "status": "skipped", "reason": "no files"}]
+
+    def table_row(self, row: Row) -> dict:
+        r = cast(FileRow, row)
+        return {"file": r.file, "dataset_id": r.dataset_id, "bytes": r.bytes,
+                "status": r.status, "reason": r.reason}
 
 
 class IngestFailed(JobFailed):

@@ -24,6 +24,9 @@ class JobReport(BaseModel):
 
     #: Row statuses that make the job fail; also listed first in summaries.
     BAD_STATUSES: ClassVar[tuple[str, ...]] = ("failed",)
+    #: Row statuses shown as problems (tables list them first, the command line's summary lists
+    #: them), whether or not they fail the run: the bad ones, and e.g. a dataset left unlinked.
+    PROBLEM_STATUSES: ClassVar[tuple[str, ...]] = ("failed",)
     #: The order statuses are shown in the summary (others follow alphabetically).
     STATUS_ORDER: ClassVar[tuple[str, ...]] = ()
     #: What the job's rows are, for the summary text ("files", "datasets").
@@ -96,9 +99,13 @@ class JobReport(BaseModel):
         return ""
 
     def table(self) -> list[dict]:
-        """The rows as a table (one dict per row), trouble first."""
-        rows = sorted(self.all_rows(), key=lambda r: r.status not in self.BAD_STATUSES)
-        return [row.model_dump(mode="json") for row in rows]
+        """The rows as a table (one dict per row), problems first, else in the job's order."""
+        rows = sorted(self.all_rows(), key=lambda r: r.status not in self.PROBLEM_STATUSES)
+        return [self.table_row(row) for row in rows]
+
+    def table_row(self, row: Row) -> dict:
+        """One row of :meth:`table` (subclasses choose and name the columns)."""
+        return row.model_dump(mode="json")
 
     def markdown(self) -> str:
         """A short summary for people: counts, then what went wrong."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar, Literal, Sequence
+from typing import ClassVar, Literal, Sequence, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -91,6 +91,7 @@ class LinkReport(JobReport):
 
     ITEMS: ClassVar[str] = "datasets"
     UNCHANGED_STATUSES: ClassVar[tuple[str, ...]] = ("already linked",)
+    PROBLEM_STATUSES: ClassVar[tuple[str, ...]] = ("failed", "unlinked")
     STATUS_ORDER: ClassVar[tuple[str, ...]] = (
         "linked", "created and linked", "already linked", "would link", "would create and link",
         "unlinked", "failed")
@@ -110,12 +111,12 @@ class LinkReport(JobReport):
     def row_label(self, row: Row) -> str:
         return getattr(row, "dataset_id", "")
 
-    def table(self) -> list[dict]:
-        """Rows as a table: dataset → sample, rule, status, reason."""
-        return [{"dataset": r.dataset_id, "dataset name": r.dataset_name or "",
-                 "sample": r.sample_id or "", "sample name": r.sample_name or "",
-                 "rule": r.rule or "", "status": r.status, "reason": r.reason or ""}
-                for r in self.rows]
+    def table_row(self, row: Row) -> dict:
+        """dataset → sample, rule, status, reason."""
+        r = cast(LinkRow, row)
+        return {"dataset": r.dataset_id, "dataset name": r.dataset_name or "",
+                "sample": r.sample_id or "", "sample name": r.sample_name or "",
+                "rule": r.rule or "", "status": r.status, "reason": r.reason or ""}
 
     def datasets_with(self, *statuses: str) -> list[str]:
         """Ids of datasets having a row with one of ``statuses``."""

@@ -73,7 +73,8 @@ class MirrorReport(JobReport):
                 f"{self.bytes_copied:,} bytes copied")
 
     def table(self) -> list[dict]:
-        ordered = sorted(self.results, key=lambda r: (r.status != FAILED, r.dataset_id, r.path))
+        ordered = sorted(self.results, key=lambda r: (r.status not in self.PROBLEM_STATUSES,
+                                                      r.dataset_id, r.path))
         return [{"dataset": r.dataset_id, "path": r.path, "status": r.status, "bytes": r.bytes,
                  "error": r.error or ""} for r in ordered[:TABLE_ROW_LIMIT]]
 

@@ -1,4 +1,5 @@
-"""Which job reports count as "changed nothing" (the flows then publish no report artifacts)."""
+"""What job reports make of their row statuses: "changed nothing" (the flows then publish no
+report artifacts) and which rows are problems (listed first in tables and the CLI summary)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,16 @@ def test_link_only_already_linked_changed_nothing():
     assert link("already linked").changed_nothing
     for status in ("linked", "created and linked", "would link", "unlinked", "failed"):
         assert not link("already linked", status).changed_nothing, status
+
+
+def test_tables_list_problem_rows_first_in_every_job():
+    ing = ingest("ingested", "held", "exists", "failed")
+    assert [r["status"] for r in ing.table()] == ["held", "failed", "ingested", "exists"]
+    assert ingest().table()[0]["reason"] == "no files"
+    link = LinkReport(rows=[LinkRow(dataset_id="d1", status="linked"),
+                            LinkRow(dataset_id="d2", status="unlinked")])
+    assert [r["dataset"] for r in link.table()] == ["d2", "d1"]
+    assert link.ok  # an unlinked dataset is a problem to show, not a failure (no require_link)
+    mirror = MirrorReport(destination="d", results=[FileResult("ds", "a", "copied"),
+                                                    FileResult("ds", "b", "failed")])
+    assert [r["path"] for r in mirror.table()] == ["b", "a"]
