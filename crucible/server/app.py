@@ -13,6 +13,7 @@ from .errors import install_error_handlers
 from .faults import FaultInjector
 from .ingestor import IngestWorker
 from .limits import BodyLimit
+from .responses import ERRORS
 from .routes import (
     admin, datasets, deletions, files, graphs, health, ingestion, instruments, joins, legacy_upload,
     multipart, projects, resources, search, uploads, users,
@@ -79,9 +80,9 @@ def create_fastapi(settings: Settings) -> FastAPI:
     app.state.upload_states = {}
     app.state.signer = Signer(_signing_secret(sessions), settings.public_url, settings.link_ttl_s)
     for router in _api_routers():
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=ERRORS)
     for router in _raw_routers():
-        app.include_router(router)
+        app.include_router(router, responses=ERRORS)
     return app
 
 

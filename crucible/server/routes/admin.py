@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..auth import require_admin
 from ..db import File
 from ..deps import DB, Who
+from .. import responses as out
 from ..settings import INGEST_MODES
 
 router = APIRouter(prefix="/_admin", tags=["admin"])
@@ -39,26 +40,26 @@ def _faults_body(request: Request) -> dict:
             "injected": dict(f.injected)}
 
 
-@router.get("/faults")
+@router.get("/faults", response_model=out.Faults)
 def get_faults(request: Request, caller: Who):
     require_admin(caller)
     return _faults_body(request)
 
 
-@router.post("/faults")
+@router.post("/faults", response_model=out.Faults)
 def set_faults(body: FaultsIn, request: Request, caller: Who):
     require_admin(caller)
     request.app.state.faults.configure(body.rate, body.seed, body.slow_s)
     return _faults_body(request)
 
 
-@router.get("/ingest_mode")
+@router.get("/ingest_mode", response_model=out.IngestMode)
 def get_ingest_mode(request: Request, caller: Who):
     require_admin(caller)
     return {"mode": request.app.state.worker.mode}
 
 
-@router.post("/ingest_mode")
+@router.post("/ingest_mode", response_model=out.IngestMode)
 def set_ingest_mode(body: IngestModeIn, request: Request, caller: Who):
     require_admin(caller)
     if body.mode not in INGEST_MODES:
@@ -68,7 +69,7 @@ def set_ingest_mode(body: IngestModeIn, request: Request, caller: Who):
     return {"mode": body.mode}
 
 
-@router.post("/raw_file_names/{mfid}")
+@router.post("/raw_file_names/{mfid}", response_model=out.RawFileNames)
 def set_raw_file_names(mfid: str, body: RawNamesIn, db: DB, caller: Who):
     """Test support: give a file names the API itself refuses (``../x``, NUL, 300 characters),
     so client tests can show what a client does when a server returns such names."""

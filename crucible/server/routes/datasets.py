@@ -12,6 +12,7 @@ from ..auth import Caller, check_write, visible_clause
 from ..db import Entity, Keyword, ProcessingRequest, Thumbnail, rowcount
 from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import entity_query, get_entity, linked_ids, off_envelope, offset_page, records
+from .. import responses as out
 from ..schemas import ThumbnailIn
 from ..entities import link_entities, unlink_entities
 from .entities import includes, list_filters
@@ -20,7 +21,7 @@ router = APIRouter(tags=["datasets"])
 PROCESSING = ("carrier_segmentation", "insitu_spec_aggregation", "rga_analysis", "mosaic_stitch")
 
 
-@router.get("/datasets/{dsid}/samples")
+@router.get("/datasets/{dsid}/samples", response_model=out.OffsetPage[out.Sample], **out.SENT_ONLY)
 def dataset_samples(dsid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,
                     offset: Offset = 0):
     get_entity(db, caller, dsid, "dataset")
@@ -30,7 +31,7 @@ def dataset_samples(dsid: str, request: Request, db: DB, caller: Who, limit: Lim
     return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
 
-@router.get("/samples/{sid}/datasets")
+@router.get("/samples/{sid}/datasets", response_model=list[out.Dataset], **out.SENT_ONLY)
 def sample_datasets(sid: str, request: Request, db: DB, caller: Who, limit: Limit = 100):
     get_entity(db, caller, sid, "sample")
     ids = linked_ids("assoc", children_of=sid)
@@ -39,12 +40,12 @@ def sample_datasets(sid: str, request: Request, db: DB, caller: Who, limit: Limi
     return records(db, rows, caller, **includes(request))
 
 
-@router.post("/datasets/{dsid}/samples/{sid}")
+@router.post("/datasets/{dsid}/samples/{sid}", response_model=out.LinkCreated)
 def add_sample(dsid: str, sid: str, db: DB, caller: Who):
     return link_entities(db, caller, "sample", sid, "dataset", dsid, "assoc")
 
 
-@router.delete("/datasets/{dsid}/samples/{sid}")
+@router.delete("/datasets/{dsid}/samples/{sid}", response_model=out.Detail)
 def remove_sample(dsid: str, sid: str, db: DB, caller: Who):
     return unlink_entities(db, caller, "sample", sid, "dataset", dsid, "assoc")
 
@@ -60,14 +61,14 @@ def _keyword_record(db, caller: Caller, word: str) -> dict:
     return {"keyword": word, "num_datasets": n}
 
 
-@router.get("/datasets/{dsid}/keywords")
+@router.get("/datasets/{dsid}/keywords", response_model=list[out.Keyword])
 def get_keywords(dsid: str, db: DB, caller: Who):
     get_entity(db, caller, dsid, "dataset")
     words = db.scalars(select(Keyword.keyword).where(Keyword.dataset_id == dsid).order_by(Keyword.keyword))
     return [_keyword_record(db, caller, w) for w in words]
 
 
-@router.post("/datasets/{dsid}/keywords")
+@router.post("/datasets/{dsid}/keywords", response_model=out.Keyword)
 def add_keyword(dsid: str, keyword: str, db: DB, caller: Who):
     """Re-adding a keyword is a no-op (so a retried POST is harmless)."""
     word = keyword.strip()
@@ -79,7 +80,7 @@ def add_keyword(dsid: str, keyword: str, db: DB, caller: Who):
     return _keyword_record(db, caller, word)
 
 
-@router.get("/keywords")
+@router.get("/keywords", response_model=list[out.Keyword])
 def all_keywords(db: DB, caller: Who, limit: Optional[Limit] = None):
     """Every keyword on a dataset the caller may read, with the number of such datasets."""
     q = _visible_keywords(caller).group_by(Keyword.keyword).order_by(Keyword.keyword)
@@ -91,14 +92,14 @@ def _thumb(t: Thumbnail) -> dict:
     return {"id": t.id, "thumbnail_name": t.thumbnail_name, "thumbnail_b64str": t.thumbnail_b64str}
 
 
-@router.get("/datasets/{dsid}/thumbnails")
+@router.get("/datasets/{dsid}/thumbnails", response_model=list[out.Thumbnail])
 def get_thumbnails(dsid: str, db: DB, caller: Who):
     get_entity(db, caller, dsid, "dataset")
     return [_thumb(t) for t in db.scalars(select(Thumbnail).where(Thumbnail.dataset_id == dsid)
                                           .order_by(Thumbnail.id))]
 
 
-@router.post("/datasets/{dsid}/thumbnails")
+@router.post("/datasets/{dsid}/thumbnails", response_model=out.Thumbnail)
 def add_thumbnail(dsid: str, body: ThumbnailIn, db: DB, caller: Who):
     import base64
     import binascii
@@ -120,7 +121,7 @@ def add_thumbnail(dsid: str, body: ThumbnailIn, db: DB, caller: Who):
     return _thumb(t)
 
 
-@router.delete("/datasets/{dsid}/thumbnails/{tid}")
+@router.delete("/datasets/{dsid}/thumbnails/{tid}", response_model=out.Detail)
 def delete_thumbnail(dsid: str, tid: IntId, db: DB, caller: Who):
     check_write(db, caller, get_entity(db, caller, dsid, "dataset"))
     res = db.execute(delete(Thumbnail).where(Thumbnail.id == tid, Thumbnail.dataset_id == dsid))
@@ -145,7 +146,7 @@ def _register_processing(name: str) -> None:
         return _processing_request(dsid, name, db, caller)
 
     router.add_api_route(f"/datasets/{{dsid}}/{name}", endpoint, methods=["POST"],
-                         name=f"processing_{name}")
+                         name=f"processing_{name}", response_model=out.ProcessingRequest)
 
 
 for _name in PROCESSING:

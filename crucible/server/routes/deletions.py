@@ -20,6 +20,7 @@ from ..db import (
 )
 from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import count_rows, off_envelope
+from .. import responses as out
 from .resources import check_writable, resolve
 
 router = APIRouter(tags=["deletion"])
@@ -71,17 +72,17 @@ def file_request(db: Session, caller: Caller, resource_id: str, reason: Optional
     return deletion_record(req)
 
 
-@router.post("/resources/{rid}/delete")
+@router.post("/resources/{rid}/delete", response_model=out.DeletionRequest)
 def request_deletion(rid: str, db: DB, caller: Who, reason: Optional[str] = None):
     return file_request(db, caller, rid, reason)
 
 
-@router.post("/deletion_requests")
+@router.post("/deletion_requests", response_model=out.DeletionRequest)
 def request_deletion_legacy(resource_id: str, db: DB, caller: Who, reason: Optional[str] = None):
     return file_request(db, caller, resource_id, reason)
 
 
-@router.get("/deletion_requests")
+@router.get("/deletion_requests", response_model=out.OffsetPage[out.DeletionRequest])
 def list_requests(db: DB, caller: Who, status: Optional[str] = None, limit: Limit = 100,
                   offset: Offset = 0):
     """Admins see every request; other users see their own."""
@@ -102,12 +103,12 @@ def _request(db: Session, caller: Caller, request_id: int) -> DeletionRequest:
     return req
 
 
-@router.get("/deletion_requests/{request_id}")
+@router.get("/deletion_requests/{request_id}", response_model=out.DeletionRequest)
 def get_request(request_id: IntId, db: DB, caller: Who):
     return deletion_record(_request(db, caller, request_id))
 
 
-@router.patch("/deletion_requests/{request_id}")
+@router.patch("/deletion_requests/{request_id}", response_model=out.DeletionRequest)
 def review_request(request_id: IntId, status: str, db: DB, caller: Who,
                    reviewer_notes: Optional[str] = None):
     require_admin(caller)
@@ -162,7 +163,7 @@ def _purge(request: Request, db: Session, res: Union[Entity, Project]) -> None:
     db.delete(res)
 
 
-@router.delete("/resources/{rid}")
+@router.delete("/resources/{rid}", response_model=out.Detail)
 def hard_delete(rid: str, request: Request, db: DB, caller: Who, force: bool = False):
     require_admin(caller)
     res = resolve(db, caller, rid)
@@ -190,7 +191,7 @@ def hard_delete(rid: str, request: Request, db: DB, caller: Who, force: bool = F
     return {"detail": f"Resource {key} permanently deleted"}
 
 
-@router.get("/deletion_audit")
+@router.get("/deletion_audit", response_model=out.OffsetPage[out.DeletionAuditLog])
 def list_audit(db: DB, caller: Who, resource_id: Optional[str] = None,
                requester_id: Optional[str] = None, reviewer_id: Optional[str] = None,
                limit: Limit = 100, offset: Offset = 0):
@@ -205,7 +206,7 @@ def list_audit(db: DB, caller: Who, resource_id: Optional[str] = None,
     return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
 
 
-@router.get("/deletion_audit/{audit_id}")
+@router.get("/deletion_audit/{audit_id}", response_model=out.DeletionAuditLog)
 def get_audit(audit_id: IntId, db: DB, caller: Who):
     require_admin(caller)
     row = db.get(DeletionAudit, audit_id)

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func
 from ..db import Entity
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ..entities import create_entity, link_entities, patch_entity, unlink_entities
+from .. import responses as out
 from ..records import (
     entity_query, get_entity, keyset_page, linked_ids, off_envelope, offset_page, parse_bool, record,
     records,
@@ -36,11 +37,21 @@ def includes(request: Request) -> dict[str, bool]:
     return {key: parse_bool(q[key], key) for key in INCLUDES if key in q}
 
 
+#: Per kind: its record model and the envelopes of its records (keyset list, search, neighbours).
+MODELS: dict[str, tuple[type[BaseModel], type[BaseModel], type[BaseModel], type[BaseModel]]] = {
+    "dataset": (out.Dataset, out.CursorPage[out.Dataset], out.SearchPage[out.Dataset],
+                out.OffsetPage[out.Dataset]),
+    "sample": (out.Sample, out.CursorPage[out.Sample], out.SearchPage[out.Sample],
+               out.OffsetPage[out.Sample]),
+}
+
+
 def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRouter:
     """The list/create/get/patch/search/graph-neighbour routes for ``kind``."""
     router = APIRouter(prefix=f"/{plural}", tags=[plural])
+    rec, keyset, found, page = MODELS[kind]
 
-    @router.get("")
+    @router.get("", response_model=keyset, **out.SENT_ONLY)
     def list_(request: Request, db: DB, caller: Who, limit: Limit = 100,
               cursor: Optional[str] = None):
         q = entity_query(caller, kind, list_filters(request))
@@ -48,7 +59,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
         return {"items": records(db, rows, caller, **includes(request)), "next_cursor": nxt,
                 "total": total, "limit": limit}
 
-    @router.post("")
+    @router.post("", response_model=rec, **out.SENT_ONLY)
     def create(body: model, db: DB, caller: Who):  # type: ignore[valid-type]
         data = set_fields(body)
         if kind == "sample" and not (data.get("sample_name") or data.get("unique_id")):
@@ -56,7 +67,7 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
         ent = create_entity(db, caller, kind, data)
         return record(db, ent)
 
-    @router.get("/search")
+    @router.get("/search", response_model=found, **out.SENT_ONLY)
     def search(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20,
                project_id: Optional[str] = None):
         extra: list[ColumnElement[bool]] = [func.lower(Entity.name).like(f"%{q.lower()}%")]
@@ -66,11 +77,11 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
         rows, total = offset_page(db, query, limit, 0)
         return {"items": records(db, rows), "total": total, "limit": limit}
 
-    @router.get("/{uid}")
+    @router.get("/{uid}", response_model=rec, **out.SENT_ONLY)
     def get(uid: str, request: Request, db: DB, caller: Who):
         return record(db, get_entity(db, caller, uid, kind), caller, **includes(request))
 
-    @router.patch("/{uid}")
+    @router.patch("/{uid}", response_model=rec, **out.SENT_ONLY)
     def patch(uid: str, body: model, db: DB, caller: Who):  # type: ignore[valid-type]
         ent = get_entity(db, caller, uid, kind)
         return record(db, patch_entity(db, caller, ent, set_fields(body)))
@@ -82,21 +93,21 @@ def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRou
         rows, total = offset_page(db, q, limit, offset)
         return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
-    @router.get("/{uid}/children")
+    @router.get("/{uid}/children", response_model=page, **out.SENT_ONLY)
     def children(uid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,
                  offset: Offset = 0):
         return neighbours(uid, request, db, caller, limit, offset, parents=False)
 
-    @router.get("/{uid}/parents")
+    @router.get("/{uid}/parents", response_model=page, **out.SENT_ONLY)
     def parents(uid: str, request: Request, db: DB, caller: Who, limit: Limit = 100,
                 offset: Offset = 0):
         return neighbours(uid, request, db, caller, limit, offset, parents=True)
 
-    @router.post("/{parent}/children/{child}")
+    @router.post("/{parent}/children/{child}", response_model=out.LinkCreated)
     def add_child(parent: str, child: str, db: DB, caller: Who):
         return link_entities(db, caller, kind, parent, kind, child, "child")
 
-    @router.delete("/{parent}/children/{child}")
+    @router.delete("/{parent}/children/{child}", response_model=out.Detail)
     def remove_child(parent: str, child: str, db: DB, caller: Who):
         return unlink_entities(db, caller, kind, parent, kind, child, "child")
 

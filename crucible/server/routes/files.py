@@ -17,6 +17,7 @@ from ..deps import DB, Conf, Limit, Offset, Who
 from ..records import count_rows, get_entity, off_envelope
 from ..file_rows import file_record, register_blob, stored_duplicate
 from ..names import file_name_problem
+from .. import responses as out
 from ..schemas import UploadComplete, UploadInitiate
 from ..storage import Storage
 
@@ -46,7 +47,7 @@ def writable_dataset_or_existing_file(db: Session, caller: Caller, storage: Stor
     return ds, None
 
 
-@router.post("/datasets/{dsid}/upload/initiate")
+@router.post("/datasets/{dsid}/upload/initiate", response_model=out.ExistingFile | out.ResumableUpload)
 def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
     storage = request.app.state.storage
     ds, existing = writable_dataset_or_existing_file(db, caller, storage, dsid, body)
@@ -69,7 +70,7 @@ def initiate_multipart(dsid: str, db: DB, caller: Who):
                              "use /upload/initiate (resumable)")
 
 
-@router.post("/datasets/{dsid}/upload/complete")
+@router.post("/datasets/{dsid}/upload/complete", response_model=out.AssociatedFile)
 def complete(dsid: str, body: UploadComplete, request: Request, db: DB, caller: Who):
     """Register a fully received upload as a file. Idempotent per ``upload_id``."""
     ds, upload = writable_upload(db, caller, dsid, body.upload_id)
@@ -136,14 +137,14 @@ def discard_upload(request: Request, db: Session, upload: Upload) -> None:
     request.app.state.upload_states.pop(upload.upload_id, None)
 
 
-@router.get("/datasets/{dsid}/files")
+@router.get("/datasets/{dsid}/files", response_model=list[out.AssociatedFile])
 def dataset_files(dsid: str, db: DB, caller: Who):
     ds = get_entity(db, caller, dsid, "dataset")
     rows = db.scalars(select(File).where(File.dataset_mfid == dsid).order_by(File.seq))
     return [file_record(f, ds.id) for f in rows]
 
 
-@router.get("/files")
+@router.get("/files", response_model=out.OffsetPage[out.AssociatedFile])
 def list_files(db: DB, caller: Who, sha256_hash: Optional[str] = None,
                dataset_id: Optional[str] = None, limit: Limit = 100, offset: Offset = 0):
     q = (select(File, Entity.id).join(Entity, Entity.unique_id == File.dataset_mfid)
@@ -157,13 +158,13 @@ def list_files(db: DB, caller: Who, sha256_hash: Optional[str] = None,
     return off_envelope([file_record(f, i) for f, i in rows], total, limit, offset)
 
 
-@router.get("/files/{mfid}")
+@router.get("/files/{mfid}", response_model=out.AssociatedFile)
 def get_file(mfid: str, db: DB, caller: Who):
     f, ds = _file_for(db, caller, mfid)
     return file_record(f, ds.id)
 
 
-@router.patch("/files/{mfid}")
+@router.patch("/files/{mfid}", response_model=out.AssociatedFile)
 def patch_file(mfid: str, body: dict, db: DB, caller: Who):
     """Admin correction of a file's names (metadata only; the blob stays under its mfid)."""
     require_admin(caller)
@@ -182,7 +183,7 @@ def patch_file(mfid: str, body: dict, db: DB, caller: Who):
     return file_record(f, ds.id)
 
 
-@router.delete("/files/{mfid}")
+@router.delete("/files/{mfid}", response_model=out.Detail)
 def delete_file(mfid: str, request: Request, db: DB, caller: Who):
     f, ds = _file_for(db, caller, mfid)
     check_write(db, caller, ds)
@@ -194,7 +195,7 @@ def delete_file(mfid: str, request: Request, db: DB, caller: Who):
     return {"detail": f"File {mfid} deleted"}
 
 
-@router.get("/datasets/{dsid}/download_links")
+@router.get("/datasets/{dsid}/download_links", response_model=dict[str, str])
 def download_links(dsid: str, request: Request, db: DB, caller: Who):
     get_entity(db, caller, dsid, "dataset")
     rows = db.scalars(select(File).where(File.dataset_mfid == dsid,
@@ -205,7 +206,7 @@ def download_links(dsid: str, request: Request, db: DB, caller: Who):
     return {f.mfid: signer.url(f.mfid) for f in rows}
 
 
-@router.get("/files/{mfid}/download_link")
+@router.get("/files/{mfid}/download_link", response_model=out.DownloadLink)
 def download_link(mfid: str, request: Request, db: DB, caller: Who):
     f, _ = _file_for(db, caller, mfid)
     if f.storage_path is None:
@@ -228,13 +229,13 @@ def signed_download(mfid: str, request: Request, expires: Optional[str] = None,
     return FileResponse(path, media_type="application/octet-stream", headers=headers)
 
 
-@router.get("/datasets/{dsid}/associated_files")
+@router.get("/datasets/{dsid}/associated_files", response_model=list[out.AssociatedFile])
 def associated_files(dsid: str, db: DB, caller: Who):
     """S-era listing of a dataset's file rows (same records as ``/datasets/{id}/files``)."""
     return dataset_files(dsid, db, caller)
 
 
-@router.post("/datasets/{dsid}/associated_files")
+@router.post("/datasets/{dsid}/associated_files", response_model=out.AssociatedFile)
 def add_associated_file(dsid: str, body: UploadInitiate, db: DB, caller: Who):
     """S-era registration of a file row without content (the old worker's call). Idempotent
     for the same name and hash. Such a row has no bytes: it never counts as an existing file

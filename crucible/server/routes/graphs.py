@@ -11,6 +11,7 @@ from ..auth import Caller, can_read
 from ..db import Entity, Link, Project
 from ..deps import DB, Who
 from ..records import get_entity
+from .. import responses as out
 
 router = APIRouter(tags=["graphs"])
 MAX_NODES = 10_000
@@ -34,7 +35,7 @@ def _links_touching(db: Session, ids: set[str]) -> list[Link]:
     return list(db.scalars(select(Link).where(or_(Link.parent_id.in_(ids), Link.child_id.in_(ids)))))
 
 
-@router.get("/entity_graph_cte/{uid}")
+@router.get("/entity_graph_cte/{uid}", response_model=out.Graph)
 def entity_graph(uid: str, db: DB, caller: Who, recursive: bool = False):
     get_entity(db, caller, uid)
     seen, frontier, links = {uid}, {uid}, {}
@@ -48,7 +49,7 @@ def entity_graph(uid: str, db: DB, caller: Who, recursive: bool = False):
     return _graph(db, caller, seen, list(links.values()))
 
 
-@router.get("/project_graph/{project_id}")
+@router.get("/project_graph/{project_id}", response_model=out.Graph)
 def project_graph(project_id: str, db: DB, caller: Who):
     if db.scalar(select(Project.seq).where(Project.project_id == project_id)) is None:
         raise HTTPException(404, f"Project {project_id} not found")

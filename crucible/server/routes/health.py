@@ -13,6 +13,7 @@ from ..accounts import update_user
 from ..deps import DB, Who
 from ..schemas import ProfileIn, set_fields
 from ..records import user_record
+from .. import responses as out
 
 router = APIRouter(tags=["health"])
 account_router = APIRouter(tags=["account"])
@@ -33,18 +34,18 @@ def _db_check(request: Request) -> tuple[bool, float]:
         return False, (time.perf_counter() - t0) * 1000
 
 
-@router.get("/health")
+@router.get("/health", response_model=out.Health)
 def health(request: Request):
     ok, _ = _db_check(request)
     return {"status": "ok" if ok else "degraded", "db": "ok" if ok else "error", "version": VERSION}
 
 
-@router.get("/health/live")
+@router.get("/health/live", response_model=out.Status)
 def live():
     return {"status": "ok"}
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", response_model=out.Ready, responses={503: {"model": out.Ready}})
 def ready(request: Request):
     ok, ms = _db_check(request)
     body = {"status": "ok" if ok else "degraded", "db": "ok" if ok else "error",
@@ -52,23 +53,23 @@ def ready(request: Request):
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
-@account_router.get("/account")
+@account_router.get("/account", response_model=out.Account)
 def account(caller: Who, db: DB):
     return {"user_unique_id": caller.orcid, "access_group_ids": sorted(caller.groups),
             "user_info": user_record(caller.load_user(db))}
 
 
-@account_router.get("/account/verify")
+@account_router.get("/account/verify", response_model=out.KeyInfo)
 def verify(caller: Who):
     return {"valid": True, "created_at": caller.key_created_at, "expires_at": None}
 
 
-@account_router.get("/account/profile")
+@account_router.get("/account/profile", response_model=out.User)
 def profile(caller: Who, db: DB):
     return user_record(caller.load_user(db))
 
 
-@account_router.patch("/account/profile")
+@account_router.patch("/account/profile", response_model=out.User)
 def patch_profile(caller: Who, db: DB, body: ProfileIn):
     """Change one's own names or email; an email or username another user has is refused (409)."""
     update_user(db, caller.load_user(db), set_fields(body), keep_none=True)

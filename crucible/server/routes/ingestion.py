@@ -12,6 +12,7 @@ from ..db import Entity, File, IngestionRequest
 from ..deps import DB, Conf, IntId, Limit, Offset, Who
 from ..ingestor import INGESTORS, finish, store_file
 from ..records import count_rows, get_entity, off_envelope
+from .. import responses as out
 from ..schemas import IngestionPatch
 
 router = APIRouter(tags=["ingestion"])
@@ -68,7 +69,7 @@ def _file(db, caller: Caller, mfid: str) -> File:
     return f
 
 
-@router.post("/files/{mfid}/ingest")
+@router.post("/files/{mfid}/ingest", response_model=out.IngestionRequest)
 def ingest_file(mfid: str, request: Request, db: DB, caller: Who, conf: Conf,
                 ingestion_class: Optional[str] = None, status: Optional[str] = None):
     f = _file(db, caller, mfid)
@@ -76,7 +77,7 @@ def ingest_file(mfid: str, request: Request, db: DB, caller: Who, conf: Conf,
                              status)
 
 
-@router.post("/datasets/{dsid}/files/{mfid}/ingest")
+@router.post("/datasets/{dsid}/files/{mfid}/ingest", response_model=out.IngestionRequest)
 def ingest_dataset_file(dsid: str, mfid: str, request: Request, db: DB, caller: Who, conf: Conf,
                         ingestion_class: Optional[str] = None, status: Optional[str] = None):
     f = _file(db, caller, mfid)
@@ -85,7 +86,7 @@ def ingest_dataset_file(dsid: str, mfid: str, request: Request, db: DB, caller: 
     return request_ingestion(request, db, caller, conf, dsid, f.mfid, ingestion_class, status)
 
 
-@router.post("/datasets/{dsid}/ingest")
+@router.post("/datasets/{dsid}/ingest", response_model=out.IngestionRequest)
 def ingest_by_path(dsid: str, request: Request, db: DB, caller: Who, conf: Conf,
                    ingestion_class: Optional[str] = None, file_to_upload: Optional[str] = None):
     """S-era form: the file is named by its upload path (or the dataset's ``file_to_upload``)."""
@@ -111,7 +112,7 @@ def _get_request(db, caller: Caller, rid: int) -> IngestionRequest:
     return req
 
 
-@router.get("/ingestion_requests")
+@router.get("/ingestion_requests", response_model=out.OffsetPage[out.IngestionRequest])
 def list_requests(db: DB, caller: Who, dataset_id: Optional[str] = None, file_id: Optional[str] = None,
                   status: Optional[str] = None, limit: Limit = 100, offset: Offset = 0,
                   dataset_mfid: Optional[str] = None, file_mfid: Optional[str] = None):
@@ -130,7 +131,7 @@ def list_requests(db: DB, caller: Who, dataset_id: Optional[str] = None, file_id
     return off_envelope([ingestion_record(r) for r in rows], total, limit, offset)
 
 
-@router.get("/ingestion_requests/{rid}")
+@router.get("/ingestion_requests/{rid}", response_model=out.IngestionRequest)
 def get_request(rid: IntId, db: DB, caller: Who):
     return ingestion_record(_get_request(db, caller, rid))
 
@@ -159,12 +160,12 @@ def patch_request(request: Request, db, caller: Caller, rid: int, body: Ingestio
     return ingestion_record(req)
 
 
-@router.patch("/ingestion_requests/{rid}")
+@router.patch("/ingestion_requests/{rid}", response_model=out.IngestionRequest)
 def patch_ingestion(rid: IntId, body: IngestionPatch, request: Request, db: DB, caller: Who):
     return patch_request(request, db, caller, rid, body)
 
 
-@router.get("/datasets/{dsid}/ingest/{rid}")
+@router.get("/datasets/{dsid}/ingest/{rid}", response_model=out.IngestionRequest)
 def get_dataset_request(dsid: str, rid: IntId, db: DB, caller: Who):
     req = _get_request(db, caller, rid)
     if req.dataset_mfid != dsid:
@@ -172,13 +173,13 @@ def get_dataset_request(dsid: str, rid: IntId, db: DB, caller: Who):
     return ingestion_record(req)
 
 
-@router.patch("/datasets/{dsid}/ingest/{rid}")
+@router.patch("/datasets/{dsid}/ingest/{rid}", response_model=out.IngestionRequest)
 def patch_dataset_request(dsid: str, rid: IntId, body: IngestionPatch, request: Request, db: DB,
                           caller: Who):
     return patch_request(request, db, caller, rid, body)
 
 
-@router.get("/ingestors")
+@router.get("/ingestors", response_model=list[str])
 def ingestors(caller: Who):
     return sorted(INGESTORS)
 

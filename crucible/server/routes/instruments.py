@@ -10,20 +10,21 @@ from ..db import Entity
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ..entities import create_entity, patch_entity
 from ..records import entity_query, get_entity, off_envelope, offset_page, records
+from .. import responses as out
 from ..schemas import InstrumentIn, set_fields
 from .entities import includes, list_filters
 
 router = APIRouter(prefix="/instruments", tags=["instruments"])
 
 
-@router.get("")
+@router.get("", response_model=out.OffsetPage[out.Instrument], **out.SENT_ONLY)
 def list_instruments(request: Request, db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0):
     q = entity_query(caller, "instrument", list_filters(request))
     rows, total = offset_page(db, q, limit, offset, order=Entity.id)
     return off_envelope(records(db, rows, caller, **includes(request)), total, limit, offset)
 
 
-@router.post("")
+@router.post("", response_model=out.Instrument, **out.SENT_ONLY)
 def create_instrument(body: InstrumentIn, db: DB, caller: Who):
     require_admin(caller)
     missing = [k for k in ("instrument_name", "owner", "location") if not getattr(body, k)]
@@ -37,7 +38,7 @@ def create_instrument(body: InstrumentIn, db: DB, caller: Who):
     return records(db, [ent])[0]
 
 
-@router.get("/search")
+@router.get("/search", response_model=out.SearchPage[out.Instrument], **out.SENT_ONLY)
 def search_instruments(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20):
     pat = f"%{q.lower()}%"
     cond = or_(func.lower(Entity.name).like(pat),
@@ -47,12 +48,12 @@ def search_instruments(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20)
     return {"items": records(db, rows), "total": total, "limit": limit}
 
 
-@router.get("/{uid}")
+@router.get("/{uid}", response_model=out.Instrument, **out.SENT_ONLY)
 def get_instrument(uid: str, request: Request, db: DB, caller: Who):
     return records(db, [get_entity(db, caller, uid, "instrument")], caller, **includes(request))[0]
 
 
-@router.patch("/{uid}")
+@router.patch("/{uid}", response_model=out.Instrument, **out.SENT_ONLY)
 def patch_instrument(uid: str, body: InstrumentIn, db: DB, caller: Who):
     require_admin(caller)
     ent = get_entity(db, caller, uid, "instrument")

@@ -14,6 +14,7 @@ from ..auth import Caller
 from ..db import JoinRequest, Project, User, now_iso
 from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import count_rows, off_envelope
+from .. import responses as out
 
 router = APIRouter(tags=["join requests"])
 FIELDS = ("id", "group_name", "requester_id", "reason", "status", "request_time", "review_time",
@@ -44,7 +45,7 @@ def _page(db: Session, q, limit: int, offset: int) -> dict:
     return off_envelope([join_record(r) for r in rows], total, limit, offset)
 
 
-@router.post("/access_groups/{group_name}/join")
+@router.post("/access_groups/{group_name}/join", response_model=out.JoinRequest)
 def join(group_name: str, body: JoinIn, db: DB, caller: Who):
     if db.scalar(select(Project.seq).where(Project.project_id == group_name)) is None:
         raise HTTPException(404, f"Access group {group_name} not found")
@@ -61,7 +62,7 @@ def join(group_name: str, body: JoinIn, db: DB, caller: Who):
     return join_record(req)
 
 
-@router.get("/join_requests")
+@router.get("/join_requests", response_model=out.OffsetPage[out.JoinRequest])
 def list_joins(db: DB, caller: Who, group_name: Optional[str] = None, status: Optional[str] = None,
                requester_id: Optional[str] = None, limit: Limit = 100, offset: Offset = 0):
     if not (caller.is_admin or (group_name is not None and _may_review(db, caller, group_name))):
@@ -74,7 +75,7 @@ def list_joins(db: DB, caller: Who, group_name: Optional[str] = None, status: Op
     return _page(db, q, limit, offset)
 
 
-@router.get("/account/join_requests")
+@router.get("/account/join_requests", response_model=out.OffsetPage[out.JoinRequest])
 def my_joins(db: DB, caller: Who, status: Optional[str] = None, limit: Limit = 100,
              offset: Offset = 0):
     q = select(JoinRequest).where(JoinRequest.requester_id == caller.orcid)
@@ -83,7 +84,7 @@ def my_joins(db: DB, caller: Who, status: Optional[str] = None, limit: Limit = 1
     return _page(db, q, limit, offset)
 
 
-@router.patch("/join_requests/{request_id}")
+@router.patch("/join_requests/{request_id}", response_model=out.JoinRequest)
 def review_join(request_id: IntId, body: ReviewIn, db: DB, caller: Who):
     req = db.get(JoinRequest, request_id)
     if req is None:

@@ -21,6 +21,7 @@ from ..auth import authenticate, check_write
 from ..file_rows import file_record, register_blob
 from ..names import file_name_problem
 from ..records import get_entity
+from .. import responses as out
 
 router = APIRouter(tags=["files"])
 MAX_BYTES = 2 * 1024**3  # S clients send < 1e8 bytes per file; refuse absurd bodies with 413
@@ -92,7 +93,7 @@ async def _parse(request: Request, boundary: bytes, tmp_dir, parts: list[_Part])
     raise HTTPException(400, "Malformed multipart body (no closing boundary)")
 
 
-@router.post("/datasets/{dsid}/upload")
+@router.post("/datasets/{dsid}/upload", response_model=list[out.AssociatedFile])
 async def legacy_upload(dsid: str, request: Request):
     ctype = request.headers.get("content-type", "")
     m = re.search(r'boundary="?([^";]+)"?', ctype)

@@ -29,6 +29,7 @@ from ..db import Entity, Upload, UploadPart
 from ..deps import DB, Conf, Offset, Who
 from .files import (discard_upload, finish_upload, writable_dataset_or_existing_file,
                            writable_upload)
+from .. import responses as out
 from ..schemas import UploadInitiate
 from .uploads import receive_exactly
 
@@ -75,7 +76,7 @@ def _message(upload_id: str, n: int, crc: str) -> str:
     return f"part:{upload_id}:{n}:{crc}"
 
 
-@router.post("/initiate")
+@router.post("/initiate", response_model=out.ExistingFile | out.MultipartUpload)
 def initiate(dsid: str, body: UploadInitiate, request: Request, db: DB, caller: Who, conf: Conf):
     ds, existing = writable_dataset_or_existing_file(db, caller, request.app.state.storage, dsid, body)
     if existing is not None:
@@ -95,7 +96,7 @@ def _multipart(db: Session, caller: Caller, dsid: str, upload_id: str) -> tuple[
     return ds, up
 
 
-@router.get("/{upload_id}")
+@router.get("/{upload_id}", response_model=out.MultipartStatus)
 def status(dsid: str, upload_id: str, db: DB, caller: Who,
            part_number_marker: Optional[Offset] = None):
     _, up = _multipart(db, caller, dsid, upload_id)
@@ -107,7 +108,7 @@ def status(dsid: str, upload_id: str, db: DB, caller: Who,
             "parts": [{"part_number": p.part_number, "size": p.size, "crc32c": p.crc32c} for p in parts]}
 
 
-@router.post("/{upload_id}/parts")
+@router.post("/{upload_id}/parts", response_model=out.SignedParts)
 def sign_parts(dsid: str, upload_id: str, body: SignIn, request: Request, db: DB, caller: Who,
                conf: Conf):
     _, up = _multipart(db, caller, dsid, upload_id)
@@ -128,7 +129,7 @@ def sign_parts(dsid: str, upload_id: str, body: SignIn, request: Request, db: DB
     return {"parts": out}
 
 
-@router.post("/complete")
+@router.post("/complete", response_model=out.AssociatedFile)
 async def complete(dsid: str, body: CompleteIn, request: Request):
     """Join the parts (off the event loop), then register the file like a resumable upload."""
     return await anyio.to_thread.run_sync(_complete, request, dsid, body)
@@ -164,7 +165,7 @@ def _complete(request: Request, dsid: str, body: CompleteIn) -> dict:
         return finish_upload(request, db, ds, up, body.sha256_hash)
 
 
-@router.delete("/{upload_id}")
+@router.delete("/{upload_id}", response_model=out.Detail)
 def abort(dsid: str, upload_id: str, request: Request, db: DB, caller: Who):
     _, up = _multipart(db, caller, dsid, upload_id)
     if up.file_mfid is None:
@@ -172,7 +173,7 @@ def abort(dsid: str, upload_id: str, request: Request, db: DB, caller: Who):
     return {"detail": f"Upload {upload_id} aborted"}
 
 
-@raw_router.put("/_parts/{upload_id}/{part_number}")
+@raw_router.put("/_parts/{upload_id}/{part_number}", response_model=out.UploadedPart)
 async def put_part(upload_id: str, part_number: int, request: Request, crc32c: str = "",
                    expires: Optional[str] = None, sig: Optional[str] = None):
     """Receive one part at a signed URL: exact size, CRC32C as signed, else 400; 403 if unsigned."""

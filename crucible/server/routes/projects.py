@@ -16,6 +16,7 @@ from ..db import Membership, Metadata, Project, User, now_iso
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ...mfid import is_mfid, name_mfid
 from ..records import count_rows, off_envelope, public_user, user_record
+from .. import responses as out
 from ..schemas import ProjectIn, set_fields
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -61,7 +62,7 @@ def project_record(db: Session, caller: Caller, p: Project, *, include_metadata:
     return rec
 
 
-@router.get("")
+@router.get("", response_model=out.OffsetPage[out.Project], **out.SENT_ONLY)
 def list_projects(db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0,
                   include_metadata: bool = False, project_id: Optional[str] = None):
     q = select(Project)
@@ -75,7 +76,7 @@ def list_projects(db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0,
                         total, limit, offset)
 
 
-@router.post("")
+@router.post("", response_model=out.Project, **out.SENT_ONLY)
 def create_project(body: ProjectIn, db: DB, caller: Who):
     require_admin(caller)
     if not body.project_id or not body.organization:
@@ -100,7 +101,7 @@ def create_project(body: ProjectIn, db: DB, caller: Who):
     return project_record(db, caller, p)
 
 
-@router.get("/search")
+@router.get("/search", response_model=out.SearchPage[out.Project], **out.SENT_ONLY)
 def search_projects(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20):
     pat = f"%{q.lower()}%"
     rows = db.scalars(select(Project).where(or_(func.lower(Project.project_id).like(pat),
@@ -110,13 +111,13 @@ def search_projects(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20):
             "total": len(rows)}
 
 
-@router.get("/{project_id}")
+@router.get("/{project_id}", response_model=out.Project, **out.SENT_ONLY)
 def read_project(project_id: str, db: DB, caller: Who, include_metadata: bool = False):
     return project_record(db, caller, get_project(db, caller, project_id),
                           include_metadata=include_metadata)
 
 
-@router.patch("/{project_id}")
+@router.patch("/{project_id}", response_model=out.Project, **out.SENT_ONLY)
 def patch_project(project_id: str, body: ProjectIn, db: DB, caller: Who):
     require_admin(caller)
     p = get_project(db, caller, project_id)
@@ -139,7 +140,7 @@ def _member_admin(db: Session, caller: Caller, p: Project) -> None:
         raise HTTPException(403, "Only admins and the project lead manage members")
 
 
-@router.get("/{project_id}/users")
+@router.get("/{project_id}/users", response_model=out.OffsetPage[out.User])
 def project_users(project_id: str, db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0):
     p = get_project(db, caller, project_id)
     if not caller.is_admin and project_id not in caller.groups:
@@ -158,7 +159,7 @@ def _target(db: Session, orcid: str, email: Optional[str], username: Optional[st
     return user
 
 
-@router.post("/{project_id}/users/{orcid}")
+@router.post("/{project_id}/users/{orcid}", response_model=list[out.User])
 def add_project_user(project_id: str, orcid: str, db: DB, caller: Who,
                      email: Optional[str] = None, username: Optional[str] = None):
     p = get_project(db, caller, project_id)
@@ -168,7 +169,7 @@ def add_project_user(project_id: str, orcid: str, db: DB, caller: Who,
     return [user_record(u) for u in _members(db, p)]
 
 
-@router.delete("/{project_id}/users/{orcid}")
+@router.delete("/{project_id}/users/{orcid}", response_model=out.Detail)
 def remove_project_user(project_id: str, orcid: str, db: DB, caller: Who,
                         email: Optional[str] = None, username: Optional[str] = None):
     p = get_project(db, caller, project_id)

@@ -14,6 +14,7 @@ from ..db import Acl, Entity, Metadata, Project
 from ..deps import DB, Who
 from ..entities import patch_entity
 from ..records import get_entity, links_of, record
+from .. import responses as out
 from .entities import includes
 from .projects import get_project, project_record
 
@@ -44,13 +45,13 @@ def res_id(res: Union[Entity, Project]) -> str:
     return res.unique_id if isinstance(res, Entity) else res.project_id
 
 
-@router.get("/idtype/{rid}")
+@router.get("/idtype/{rid}", response_model=out.ResourceType)
 def idtype(rid: str, db: DB, caller: Who):
     res = resolve(db, caller, rid)
     return {"resource_type": res.kind if isinstance(res, Entity) else "project"}
 
 
-@router.get("/resources/{rid}")
+@router.get("/resources/{rid}", response_model=out.AnyRecord, **out.SENT_ONLY)
 def get_resource(rid: str, request: Request, db: DB, caller: Who):
     res = resolve(db, caller, rid)
     if isinstance(res, Project):
@@ -58,7 +59,7 @@ def get_resource(rid: str, request: Request, db: DB, caller: Who):
     return record(db, res, caller, **includes(request))
 
 
-@router.get("/resources/{rid}/links")
+@router.get("/resources/{rid}/links", response_model=list[out.Link])
 def resource_links(rid: str, db: DB, caller: Who):
     res = resolve(db, caller, rid)
     if isinstance(res, Project):
@@ -109,7 +110,7 @@ def check_metadata_readable(caller: Caller, res: Union[Entity, Project]) -> None
         raise HTTPException(403, f"Only members of project {res.project_id} may read its metadata")
 
 
-@router.get("/resources/{rid}/metadata")
+@router.get("/resources/{rid}/metadata", response_model=out.MetadataDoc | None)
 def get_metadata(rid: str, db: DB, caller: Who):
     res = resolve(db, caller, rid)
     check_metadata_readable(caller, res)
@@ -118,30 +119,30 @@ def get_metadata(rid: str, db: DB, caller: Who):
     return _meta_body(key, row.data) if row is not None else None
 
 
-@router.post("/resources/{rid}/metadata")
+@router.post("/resources/{rid}/metadata", response_model=out.MetadataDoc)
 def post_metadata(rid: str, db: DB, caller: Who, data: dict = Body(...), overwrite: bool = False):
     return write_metadata(db, caller, rid, data, "replace" if overwrite else "create")
 
 
-@router.patch("/resources/{rid}/metadata")
+@router.patch("/resources/{rid}/metadata", response_model=out.MetadataDoc)
 def patch_metadata(rid: str, db: DB, caller: Who, data: dict = Body(...)):
     return write_metadata(db, caller, rid, data, "merge")
 
 
-@router.get("/datasets/{dsid}/scientific_metadata")
+@router.get("/datasets/{dsid}/scientific_metadata", response_model=out.LegacyMetadataDoc)
 def legacy_get_metadata(dsid: str, db: DB, caller: Who):
     get_entity(db, caller, dsid, "dataset")
     row = db.get(Metadata, dsid)
     return {"unique_id": dsid, "dataset_mfid": dsid, "scientific_metadata": row.data if row else {}}
 
 
-@router.post("/datasets/{dsid}/scientific_metadata")
+@router.post("/datasets/{dsid}/scientific_metadata", response_model=out.MetadataDoc)
 def legacy_post_metadata(dsid: str, db: DB, caller: Who, data: dict = Body(...)):
     get_entity(db, caller, dsid, "dataset")
     return write_metadata(db, caller, dsid, data, "replace")
 
 
-@router.patch("/datasets/{dsid}/scientific_metadata")
+@router.patch("/datasets/{dsid}/scientific_metadata", response_model=out.MetadataDoc)
 def legacy_patch_metadata(dsid: str, db: DB, caller: Who, data: dict = Body(...)):
     get_entity(db, caller, dsid, "dataset")
     return write_metadata(db, caller, dsid, data, "merge")
@@ -162,37 +163,37 @@ def _acl_add(db: Session, caller: Caller, rid: str, group_name: str, read: bool,
     return {"resource_id": key, "group_name": group_name, "read": row.read, "write": row.write}
 
 
-@router.get("/resources/{rid}/access_groups")
+@router.get("/resources/{rid}/access_groups", response_model=list[out.AclEntry])
 def get_access_groups(rid: str, db: DB, caller: Who):
     require_admin(caller)
     return _acl_list(db, res_id(resolve(db, caller, rid)))
 
 
-@router.post("/resources/{rid}/access_groups")
+@router.post("/resources/{rid}/access_groups", response_model=out.AclGrant)
 def add_access_group(rid: str, group_name: str, db: DB, caller: Who, read: bool = True,
                      write: bool = False):
     return _acl_add(db, caller, rid, group_name, read, write)
 
 
-@router.get("/datasets/{dsid}/access_groups")
+@router.get("/datasets/{dsid}/access_groups", response_model=list[out.AclEntry])
 def get_dataset_access_groups(dsid: str, db: DB, caller: Who):
     return get_access_groups(dsid, db, caller)
 
 
-@router.post("/datasets/{dsid}/access_groups")
+@router.post("/datasets/{dsid}/access_groups", response_model=out.AclGrant)
 def add_dataset_access_group(dsid: str, group_name: str, db: DB, caller: Who, read: bool = True,
                              write: bool = False):
     return _acl_add(db, caller, dsid, group_name, read, write)
 
 
-@router.put("/resources/{rid}/access/public")
+@router.put("/resources/{rid}/access/public", response_model=out.PublicAccess)
 def make_public(rid: str, db: DB, caller: Who):
     """3.3 clients publish by granting the public principal viewer access."""
     patch_entity(db, caller, get_entity(db, caller, rid), {"public": True})
     return {"principal_id": "public", "principal_type": "public", "permission": "viewer"}
 
 
-@router.delete("/resources/{rid}/access/public")
+@router.delete("/resources/{rid}/access/public", response_model=out.Detail)
 def make_private(rid: str, db: DB, caller: Who):
     patch_entity(db, caller, get_entity(db, caller, rid), {"public": False})
     return {"detail": f"Public access to {rid} removed"}

@@ -15,6 +15,7 @@ from typing_extensions import Annotated
 from ..auth import visible_clause
 from ..db import Entity, Metadata
 from ..deps import DB, Who
+from .. import responses as out
 
 router = APIRouter(tags=["search"])
 MetaLimit = Annotated[int, Query(ge=1, le=200)]
@@ -33,7 +34,7 @@ def _matches(db, caller, q: str, limit: int) -> list[tuple[Entity, dict, int]]:
     return hits[:limit]
 
 
-@router.get("/resources/metadata/search")
+@router.get("/resources/metadata/search", response_model=out.SearchPage[out.MetadataHit])
 def metadata_search(db: DB, caller: Who, q: Annotated[str, Query(min_length=3)], limit: MetaLimit = 20):
     items = [{"unique_id": e.unique_id, "resource_type": e.kind, "name": e.name,
               "owner_orcid": e.owner_orcid, "creation_time": e.creation_time,
@@ -42,7 +43,7 @@ def metadata_search(db: DB, caller: Who, q: Annotated[str, Query(min_length=3)],
     return {"items": items, "total": len(items), "limit": limit}
 
 
-@router.get("/scientific_metadata/search")
+@router.get("/scientific_metadata/search", response_model=list[out.LegacyMetadataDoc])
 def legacy_metadata_search(db: DB, caller: Who, q: Annotated[str, Query(min_length=3)],
                            limit: MetaLimit = 50):
     return [{"dataset_mfid": e.unique_id, "unique_id": e.unique_id, "scientific_metadata": data}

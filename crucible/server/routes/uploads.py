@@ -21,6 +21,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..db import Upload
+from .. import responses as out
 
 router = APIRouter()
 QUANTUM = 256 * 1024
@@ -84,7 +85,7 @@ def _save(request: Request, upload_id: str, received: int, crc: str | None, sha:
         return up
 
 
-@router.put("/_uploads/{upload_id}")
+@router.put("/_uploads/{upload_id}", response_model=out.UploadDone)
 async def put_chunk(upload_id: str, request: Request):
     states: dict[str, UploadState] = request.app.state.upload_states
     st = states.setdefault(upload_id, UploadState())

@@ -15,6 +15,7 @@ from ..db import ApiKey, Entity, Project, User
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ..records import count_rows, off_envelope, public_user, user_record
 from ..schemas import ResolveIn, ServiceAccountIn, UserCreate, UserPatch, set_fields
+from .. import responses as out
 from .projects import project_record
 
 router = APIRouter(tags=["users"])
@@ -33,7 +34,7 @@ def _self_or_admin(caller: Caller, orcid: str) -> None:
         raise HTTPException(403, "Admin privileges required")
 
 
-@router.get("/users")
+@router.get("/users", response_model=out.OffsetPage[out.User])
 def list_users(request: Request, db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0,
                permissive: bool = False):
     require_admin(caller)
@@ -53,7 +54,7 @@ def list_users(request: Request, db: DB, caller: Who, limit: Limit = 100, offset
     return off_envelope([user_record(u) for u in rows], total, limit, offset)
 
 
-@router.post("/users")
+@router.post("/users", response_model=out.User)
 def create_user(body: UserCreate, db: DB, caller: Who):
     """Upsert by ORCID; memberships in ``project_ids`` are (re-)applied."""
     require_admin(caller)
@@ -71,7 +72,7 @@ def create_user(body: UserCreate, db: DB, caller: Who):
     return user_record(user)
 
 
-@router.get("/users/search")
+@router.get("/users/search", response_model=out.SearchPage[out.PublicUser])
 def search_users(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20):
     pat = f"%{q.lower()}%"
     rows = db.scalars(select(User).where(or_(func.lower(User.username).like(pat),
@@ -81,7 +82,7 @@ def search_users(db: DB, caller: Who, q: SearchQ, limit: SearchLimit = 20):
     return {"items": [public_user(u) for u in rows], "limit": limit, "total": len(rows)}
 
 
-@router.get("/users/by-username/{username}")
+@router.get("/users/by-username/{username}", response_model=out.PublicUser)
 def by_username(username: str, db: DB, caller: Who):
     user = find_user(db, username=username)
     if user is None:
@@ -89,7 +90,7 @@ def by_username(username: str, db: DB, caller: Who):
     return public_user(user)
 
 
-@router.post("/users/resolve")
+@router.post("/users/resolve", response_model=dict[str, out.PublicUser | None])
 def resolve_users(body: ResolveIn, db: DB, caller: Who):
     out: dict[str, Optional[dict]] = {}
     for kind, values in (("orcid", body.orcids), ("username", body.usernames), ("email", body.emails)):
@@ -98,13 +99,13 @@ def resolve_users(body: ResolveIn, db: DB, caller: Who):
     return out
 
 
-@router.get("/users/{orcid}")
+@router.get("/users/{orcid}", response_model=out.User)
 def get_user(orcid: str, db: DB, caller: Who):
     _self_or_admin(caller, orcid)
     return user_record(_user_or_404(db, orcid))
 
 
-@router.patch("/users/{orcid}")
+@router.patch("/users/{orcid}", response_model=out.User)
 def patch_user(orcid: str, body: UserPatch, db: DB, caller: Who):
     require_admin(caller)
     user = _user_or_404(db, orcid)
@@ -116,7 +117,7 @@ def patch_user(orcid: str, body: UserPatch, db: DB, caller: Who):
     return user_record(user)
 
 
-@router.get("/users/{orcid}/projects")
+@router.get("/users/{orcid}/projects", response_model=out.OffsetPage[out.Project], **out.SENT_ONLY)
 def user_projects(orcid: str, db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0):
     _self_or_admin(caller, orcid)
     user = _user_or_404(db, orcid)
@@ -131,7 +132,7 @@ def _as_caller(db: Session, user: User) -> Caller:
     return Caller.of(db, user)
 
 
-@router.get("/users/{orcid}/datasets")
+@router.get("/users/{orcid}/datasets", response_model=list[str])
 def user_datasets(orcid: str, db: DB, caller: Who):
     require_admin(caller)
     who = _as_caller(db, _user_or_404(db, orcid))
@@ -139,7 +140,7 @@ def user_datasets(orcid: str, db: DB, caller: Who):
                            .order_by(Entity.id)))
 
 
-@router.get("/users/{orcid}/datasets/{dsid}")
+@router.get("/users/{orcid}/datasets/{dsid}", response_model=out.Access)
 def user_dataset_access(orcid: str, dsid: str, db: DB, caller: Who):
     require_admin(caller)
     who = _as_caller(db, _user_or_404(db, orcid))
@@ -149,13 +150,13 @@ def user_dataset_access(orcid: str, dsid: str, db: DB, caller: Who):
     return {"read": can_read(db, who, ent), "write": can_write(db, who, ent)}
 
 
-@router.get("/users/{orcid}/access_groups")
+@router.get("/users/{orcid}/access_groups", response_model=list[str])
 def user_access_groups(orcid: str, db: DB, caller: Who):
     _self_or_admin(caller, orcid)
     return sorted(user_groups(db, _user_or_404(db, orcid)))
 
 
-@router.post("/users/{orcid}/access_groups/{group}")
+@router.post("/users/{orcid}/access_groups/{group}", response_model=out.Membership)
 def add_access_group(orcid: str, group: str, db: DB, caller: Who):
     require_admin(caller)
     add_member(db, _user_or_404(db, orcid), group)
@@ -163,7 +164,7 @@ def add_access_group(orcid: str, group: str, db: DB, caller: Who):
     return {"group_name": group, "user_unique_id": orcid}
 
 
-@router.delete("/users/{orcid}/access_groups/{group}")
+@router.delete("/users/{orcid}/access_groups/{group}", response_model=out.Detail)
 def remove_access_group(orcid: str, group: str, db: DB, caller: Who):
     require_admin(caller)
     if not remove_member(db, _user_or_404(db, orcid), group):
@@ -178,7 +179,7 @@ def _key_info(db: Session, user: User) -> dict:
             "expires_at": row.expires_at if row else None}
 
 
-@router.get("/users/{orcid}/apikey/verify")
+@router.get("/users/{orcid}/apikey/verify", response_model=out.KeyInfo)
 def verify_user_key(orcid: str, db: DB, caller: Who):
     require_admin(caller)
     return _key_info(db, _user_or_404(db, orcid))
@@ -189,7 +190,7 @@ def account_apikey(caller: Who):
     raise HTTPException(404, "API keys are stored hashed and cannot be shown again")
 
 
-@router.post("/service_accounts")
+@router.post("/service_accounts", response_model=out.ServiceAccountKey)
 def create_service_account(body: ServiceAccountIn, db: DB, caller: Who):
     require_admin(caller)
     uid = body.unique_id or new_mfid()
@@ -201,7 +202,7 @@ def create_service_account(body: ServiceAccountIn, db: DB, caller: Who):
     return {"unique_id": uid, "username": user.username, "is_service_account": True, "api_key": key}
 
 
-@router.post("/service_accounts/{uid}/rotate_key")
+@router.post("/service_accounts/{uid}/rotate_key", response_model=out.ServiceAccountKey)
 def rotate_key(uid: str, db: DB, caller: Who):
     require_admin(caller)
     user = find_user(db, orcid=uid)
