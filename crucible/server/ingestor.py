@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from .db import Entity, File, IngestionRequest, now_iso, rowcount
 from .storage import Storage
@@ -146,19 +147,32 @@ class IngestWorker:
             req = db.get(IngestionRequest, rid)
             if req is None:  # deleted with its dataset since it was claimed
                 return True
-            ingestor = INGESTORS.get(req.ingestion_class)
+            self._ingest(db, req)
             try:
-                if ingestor is None:
-                    raise IngestError(f"unknown ingestion class {req.ingestion_class}", "not supported")
-                ingestor().run(db, self.storage, req)
-                finish(db, req, "complete")
-            except Exception as exc:  # noqa: BLE001 - any error must end the request, not strand it
-                if not isinstance(exc, IngestError):
-                    log.exception("ingestion %s crashed", rid)
+                db.commit()
+            except StaleDataError:  # its rows were deleted (with the dataset) while it ran
                 db.rollback()
-                req = db.get(IngestionRequest, rid)
-                if req is None:  # deleted with its dataset while it ran: nothing left to report on
-                    return True
-                finish(db, req, getattr(exc, "status", "failed"), str(exc) or type(exc).__name__)
-            db.commit()
+                if db.get(IngestionRequest, rid) is not None:
+                    raise
+                log.info("ingestion %s: deleted with its dataset while it ran", rid)
             return True
+
+    def _ingest(self, db: Session, req: IngestionRequest) -> None:
+        """Run ``req``'s ingestion class and give it its final status (not committed). A request
+        deleted with its dataset while it ran is left alone (nothing is left to report on)."""
+        rid = req.id
+        ingestor = INGESTORS.get(req.ingestion_class)
+        try:
+            if ingestor is None:
+                raise IngestError(f"unknown ingestion class {req.ingestion_class}", "not supported")
+            ingestor().run(db, self.storage, req)
+            finish(db, req, "complete")
+        except Exception as exc:  # noqa: BLE001 - any error must end the request, not strand it
+            db.rollback()
+            still = db.get(IngestionRequest, rid)
+            if still is None:  # gone with its dataset: whatever failed, there is no one to tell
+                log.info("ingestion %s: deleted with its dataset while it ran (%s)", rid, exc)
+                return
+            if not isinstance(exc, IngestError):
+                log.exception("ingestion %s crashed", rid)
+            finish(db, still, getattr(exc, "status", "failed"), str(exc) or type(exc).__name__)

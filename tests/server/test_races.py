@@ -110,3 +110,36 @@ def test_a_dataset_deleted_while_its_ingestion_runs(inproc, monkeypatch, caplog)
         time.sleep(0.02)
     assert req["status"] == "failed"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_dataset_deleted_while_its_ingestion_succeeds(inproc, monkeypatch, caplog):
+    """The ingestion ends well but its request went with the dataset before the worker recorded
+    that: the worker skips it quietly and goes on with the next request."""
+    admin = inproc
+
+    class SucceedsAfterItsDatasetIsDeleted:
+        """The dataset is hard-deleted (its ingestion requests with it); then all goes well."""
+
+        name = "SucceedsAfterItsDatasetIsDeleted"
+
+        def run(self, db, storage, req) -> None:
+            r = admin.delete(f"/resources/{req.dataset_mfid}", params={"force": "true"})
+            assert r.status_code == 200, r.text
+
+    monkeypatch.setitem(INGESTORS, SucceedsAfterItsDatasetIsDeleted.name, SucceedsAfterItsDatasetIsDeleted)
+    doomed = _dataset(admin)
+    first = admin.post(f"/datasets/{doomed}/ingest",
+                       params={"ingestion_class": SucceedsAfterItsDatasetIsDeleted.name})
+    assert first.status_code == 200, first.text
+    deadline = time.monotonic() + 20
+    while admin.get(f"/ingestion_requests/{first.json()['id']}").status_code != 404:
+        assert time.monotonic() < deadline, "the dataset was not deleted"
+        time.sleep(0.02)
+    later = admin.post(f"/datasets/{_dataset(admin)}/ingest", params={"ingestion_class": "FailingIngestor"})
+    while (req := admin.get(f"/ingestion_requests/{later.json()['id']}").json())["status"] in (
+            "requested", "started"):
+        assert time.monotonic() < deadline, "the worker did not go on"
+        time.sleep(0.02)
+    assert req["status"] == "failed"
+    assert admin.get(f"/datasets/{doomed}").status_code == 404
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
