@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -13,8 +13,9 @@ from ..db import File
 from ..deps import DB, Who
 from .. import responses as out
 from ..settings import INGEST_MODES
+from .base import api_router
 
-router = APIRouter(prefix="/_admin", tags=["admin"])
+router = api_router(prefix="/_admin", tags=["admin"])
 
 
 class FaultsIn(BaseModel):

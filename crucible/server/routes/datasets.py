@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -16,8 +16,9 @@ from .. import responses as out
 from ..schemas import ThumbnailIn
 from ..entities import link_entities, unlink_entities
 from .entities import includes, list_filters
+from .base import api_router
 
-router = APIRouter(tags=["datasets"])
+router = api_router(tags=["datasets"])
 PROCESSING = ("carrier_segmentation", "insitu_spec_aggregation", "rga_analysis", "mosaic_stitch")
 
 

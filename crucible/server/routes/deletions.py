@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from typing import Optional, Union
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,9 @@ from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import count_rows, off_envelope
 from .. import responses as out
 from .resources import check_writable, resolve
+from .base import api_router
 
-router = APIRouter(tags=["deletion"])
+router = api_router(tags=["deletion"])
 REQUEST_FIELDS = ("id", "resource_type", "resource_id", "resource_name", "project_id", "requester_id",
                   "reason", "status", "request_time", "review_time", "reviewer_id", "reviewer_notes")
 

@@ -19,6 +19,7 @@ from ..records import (
     records,
 )
 from ..schemas import set_fields
+from .base import api_router
 
 RESERVED = {"limit", "offset", "cursor", "include_metadata", "include_links", "include_owner",
             "include_datasets"}
@@ -48,7 +49,7 @@ MODELS: dict[str, tuple[type[BaseModel], type[BaseModel], type[BaseModel], type[
 
 def make_entity_router(kind: str, plural: str, model: type[BaseModel]) -> APIRouter:
     """The list/create/get/patch/search/graph-neighbour routes for ``kind``."""
-    router = APIRouter(prefix=f"/{plural}", tags=[plural])
+    router = api_router(prefix=f"/{plural}", tags=[plural])
     rec, keyset, found, page = MODELS[kind]
 
     @router.get("", response_model=keyset, **out.SENT_ONLY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import FileResponse
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -20,9 +20,10 @@ from ..names import file_name_problem
 from .. import responses as out
 from ..schemas import UploadComplete, UploadInitiate
 from ..storage import Storage
+from .base import api_router
 
-router = APIRouter(tags=["files"])
-raw_router = APIRouter()  # outside the API root: signed downloads need no key
+router = api_router(tags=["files"])
+raw_router = api_router()  # outside the API root: signed downloads need no key
 
 
 def _file_for(db: Session, caller: Caller, mfid: str) -> tuple[File, Entity]:

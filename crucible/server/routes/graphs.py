@@ -3,7 +3,7 @@ sample → dataset; both ``edges`` and ``links`` keys are sent (some clients rea
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -12,8 +12,9 @@ from ..db import Entity, Link, Project
 from ..deps import DB, Who
 from ..records import get_entity
 from .. import responses as out
+from .base import api_router
 
-router = APIRouter(tags=["graphs"])
+router = api_router(tags=["graphs"])
 MAX_NODES = 10_000
 
 

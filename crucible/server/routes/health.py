@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -14,9 +14,10 @@ from ..deps import DB, Who
 from ..schemas import ProfileIn, set_fields
 from ..records import user_record
 from .. import responses as out
+from .base import api_router
 
-router = APIRouter(tags=["health"])
-account_router = APIRouter(tags=["account"])
+router = api_router(tags=["health"])
+account_router = api_router(tags=["account"])
 
 try:
     VERSION = version("crucible-prefect")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from sqlalchemy import select
 
 from ..auth import Caller, check_write, require_admin, visible_clause
@@ -14,8 +14,9 @@ from ..ingestor import INGESTORS, finish, store_file
 from ..records import count_rows, get_entity, off_envelope
 from .. import responses as out
 from ..schemas import IngestionPatch
+from .base import api_router
 
-router = APIRouter(tags=["ingestion"])
+router = api_router(tags=["ingestion"])
 TERMINAL = {"complete", "failed", "not supported", "file not found", "file too large"}
 STATUSES = TERMINAL | {"requested", "started", "not_requested"}
 

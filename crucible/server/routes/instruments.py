@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from sqlalchemy import func, or_, select
 
 from ..auth import require_admin
@@ -13,8 +13,9 @@ from ..records import entity_query, get_entity, off_envelope, offset_page, recor
 from .. import responses as out
 from ..schemas import InstrumentIn, set_fields
 from .entities import includes, list_filters
+from .base import api_router
 
-router = APIRouter(prefix="/instruments", tags=["instruments"])
+router = api_router(prefix="/instruments", tags=["instruments"])
 
 
 @router.get("", response_model=out.OffsetPage[out.Instrument], **out.SENT_ONLY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +15,9 @@ from ..db import JoinRequest, Project, User, now_iso
 from ..deps import DB, IntId, Limit, Offset, Who
 from ..records import count_rows, off_envelope
 from .. import responses as out
+from .base import api_router
 
-router = APIRouter(tags=["join requests"])
+router = api_router(tags=["join requests"])
 FIELDS = ("id", "group_name", "requester_id", "reason", "status", "request_time", "review_time",
           "reviewer_id", "reviewer_notes")
 

@@ -15,15 +15,16 @@ from pathlib import Path
 
 import anyio
 import google_crc32c
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from ...mfid import new_mfid
 from ..auth import authenticate, check_write
 from ..file_rows import file_record, register_blob
 from ..names import file_name_problem
 from ..records import get_entity
 from .. import responses as out
+from .base import api_router
 
-router = APIRouter(tags=["files"])
+router = api_router(tags=["files"])
 MAX_BYTES = 2 * 1024**3  # S clients send < 1e8 bytes per file; refuse absurd bodies with 413
 _DISPOSITION_NAME = re.compile(r'\bname="([^"]*)"', re.I)
 _DISPOSITION_FILE = re.compile(r'\bfilename="([^"]*)"', re.I)

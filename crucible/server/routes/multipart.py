@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import anyio
 import google_crc32c
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,9 +32,10 @@ from .files import (discard_upload, finish_upload, writable_dataset_or_existing_
 from .. import responses as out
 from ..schemas import UploadInitiate
 from .uploads import receive_exactly
+from .base import api_router
 
-router = APIRouter(prefix="/datasets/{dsid}/upload/multipart", tags=["files"])
-raw_router = APIRouter()
+router = api_router(prefix="/datasets/{dsid}/upload/multipart", tags=["files"])
+raw_router = api_router()
 FLUSH = 1 << 20
 
 

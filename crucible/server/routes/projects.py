@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Optional
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,8 +18,9 @@ from ...mfid import is_mfid, name_mfid
 from ..records import count_rows, off_envelope, public_user, user_record
 from .. import responses as out
 from ..schemas import ProjectIn, set_fields
+from .base import api_router
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = api_router(prefix="/projects", tags=["projects"])
 #: Namespace of project MFIDs: stored data and clients hold ids derived with it, never change it.
 _PROJECT_NS = uuid.UUID("5f0e2c7a-33d1-4c1e-9a57-2f9b4c1d8e60")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Union
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import Body, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,9 @@ from ..records import get_entity, links_of, record
 from .. import responses as out
 from .entities import includes
 from .projects import get_project, project_record
+from .base import api_router
 
-router = APIRouter(tags=["resources"])
+router = api_router(tags=["resources"])
 #: Metadata documents may not grow past this by repeated merges (a single body is capped too).
 MAX_METADATA_CHARS = 4 * 1024**2
 

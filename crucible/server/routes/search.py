@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlalchemy import select
 from typing_extensions import Annotated
 
@@ -16,8 +16,9 @@ from ..auth import visible_clause
 from ..db import Entity, Metadata
 from ..deps import DB, Who
 from .. import responses as out
+from .base import api_router
 
-router = APIRouter(tags=["search"])
+router = api_router(tags=["search"])
 MetaLimit = Annotated[int, Query(ge=1, le=200)]
 
 

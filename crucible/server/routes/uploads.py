@@ -17,13 +17,14 @@ from typing import Callable
 
 import anyio
 import google_crc32c
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..db import Upload
 from .. import responses as out
+from .base import api_router
 
-router = APIRouter()
+router = api_router()
 QUANTUM = 256 * 1024
 FLUSH_BYTES = 1 << 20
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")

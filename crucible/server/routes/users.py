@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,9 @@ from ..records import count_rows, off_envelope, public_user, user_record
 from ..schemas import ResolveIn, ServiceAccountIn, UserCreate, UserPatch, set_fields
 from .. import responses as out
 from .projects import project_record
+from .base import api_router
 
-router = APIRouter(tags=["users"])
+router = api_router(tags=["users"])
 USER_FILTERS = ("unique_id", "username", "first_name", "last_name", "email", "is_service_account")
 
 
