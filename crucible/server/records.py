@@ -155,7 +155,7 @@ def records(db: Session, ents: Iterable[Entity], caller: Caller | None = None, *
             rec["scientific_metadata"] = meta.get(ent.unique_id)
         if include_links:
             rec["links"] = links[ent.unique_id]
-        if include_owner:
+        if include_owner and ent.kind != "instrument":  # an instrument's owner is its organisation
             rec["owner"] = public_user(owners.get(ent.owner_orcid) if ent.owner_orcid else None)
     return out
 

@@ -1,4 +1,4 @@
-"""Samples, projects and members, users, instruments (§5.6–§5.8)."""
+"""Samples, projects and members, users, instruments."""
 
 from crucible.mfid import is_mfid, new_mfid
 
@@ -95,6 +95,10 @@ def test_instruments(admin, api):
     assert is_mfid(inst["unique_id"]) and inst["instrument_name"] == name
     assert admin.post("/instruments", json=body).status_code == 409
     assert api.get(f"/instruments/{inst['unique_id']}").json()["manufacturer"] == "Bruker"
+    for path in (f"/instruments/{inst['unique_id']}", f"/resources/{inst['unique_id']}"):
+        # include_owner adds a dataset's or sample's owning user; an instrument's owner stays its
+        # organisation
+        assert api.get(path, params={"include_owner": "true"}).json()["owner"] == "Lab", path
     by_name = api.get("/instruments", params={"instrument_name": name}).json()
     assert [i["unique_id"] for i in by_name["items"]] == [inst["unique_id"]]
     assert admin.patch(f"/instruments/{inst['unique_id']}", json={"model": "D8"}).json()["model"] == "D8"
