@@ -1,6 +1,6 @@
-"""Response models: what the routes answer (the record shapes of ``crucible-api.md`` §4 and the
-list envelopes of §3), declared as ``response_model`` so the OpenAPI schema states them and every
-answer is checked against them.
+"""Response models: what the routes answer (the Crucible API's record shapes: datasets, samples,
+files, users, ...; and its list envelopes), declared as ``response_model`` so the OpenAPI schema
+states them and every answer is checked against them.
 
 The routes build plain dicts (``records.py`` and friends); these models describe those dicts and
 never add to them:
@@ -32,7 +32,7 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# --- envelopes (§3) ---------------------------------------------------------------------------
+# --- list envelopes ---------------------------------------------------------------------------
 
 
 class OffsetPage(Out, Generic[T]):

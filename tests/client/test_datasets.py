@@ -97,7 +97,7 @@ def test_list_follows_cursors_to_the_end(client, project_id):
     assert len(client.datasets.list(session_name=session, limit=None)) == 7
     assert len(client.datasets.list(session_name=session, limit=2)) == 2
     assert client.datasets.count(session_name=session) == 7
-    # an unknown filter name is ignored by the server (contract §1), a real one filters
+    # an unknown filter name is ignored by the server (as Crucible does), a real one filters
     assert len(client.datasets.list(session_name=session, limit=None, no_such_field="x")) == 7
 
 

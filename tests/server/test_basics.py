@@ -1,4 +1,4 @@
-"""Health, auth, account and the generic bad-input rules (contract §1, §3)."""
+"""Health, auth, account and the generic bad-input rules."""
 
 import requests
 

@@ -1,4 +1,4 @@
-"""Datasets: create, get, patch, keyset lists with filters, access rules (§4, §5.2, §6)."""
+"""Datasets: create, get, patch, keyset lists with filters, access rules."""
 
 from crucible.mfid import is_mfid, new_mfid
 

@@ -1,4 +1,4 @@
-"""Manual ingest mode: requests stay ``requested`` until an admin PATCHes them (§5.4, §6)."""
+"""Manual ingest mode: requests stay ``requested`` until an admin PATCHes them."""
 
 import requests
 

@@ -1,4 +1,4 @@
-"""Scientific metadata (deep merge, 409) and links / resources (§5.1, §5.5, §6)."""
+"""Scientific metadata (deep merge, 409) and links / resources."""
 
 from crucible.mfid import new_mfid
 

@@ -1,4 +1,4 @@
-"""MFID generation and parsing (contract §2)."""
+"""MFID generation and parsing."""
 
 import uuid
 

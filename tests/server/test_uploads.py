@@ -1,4 +1,4 @@
-"""Resumable uploads, complete, ingestion, download links and signed downloads (§5.3, §5.4, §6)."""
+"""Resumable uploads, complete, ingestion, download links and signed downloads."""
 
 import base64
 import hashlib
