@@ -215,7 +215,8 @@ def download_link(mfid: str, request: Request, db: DB, caller: Who):
     return {"url": request.app.state.signer.url(f.mfid)}
 
 
-@raw_router.api_route("/_downloads/{mfid}", methods=["GET", "HEAD"])
+@raw_router.get("/_downloads/{mfid}", operation_id="signed_download")
+@raw_router.head("/_downloads/{mfid}", operation_id="signed_download_head")
 def signed_download(mfid: str, request: Request, expires: Optional[str] = None,
                     sig: Optional[str] = None):
     """Serve an ingested blob to whoever holds a valid signed URL; ``Range`` supported."""
