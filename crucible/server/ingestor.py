@@ -150,11 +150,14 @@ class IngestWorker:
             self._ingest(db, req)
             try:
                 db.commit()
-            except StaleDataError:  # its rows were deleted (with the dataset) while it ran
+            except StaleDataError:  # rows it wrote were deleted while it ran
                 db.rollback()
-                if db.get(IngestionRequest, rid) is not None:
-                    raise
-                log.info("ingestion %s: deleted with its dataset while it ran", rid)
+                still = db.get(IngestionRequest, rid)
+                if still is None:
+                    log.info("ingestion %s: deleted with its dataset while it ran", rid)
+                else:  # its file was deleted: the request ends, it does not stay 'started'
+                    finish(db, still, "file not found", "the file was deleted while it was ingested")
+                    db.commit()
             return True
 
     def _ingest(self, db: Session, req: IngestionRequest) -> None:

@@ -1,5 +1,5 @@
 """Requests that land in the middle of another: an upload aborted while its complete registers the
-file, a dataset deleted while its ingestion runs.
+file, a dataset or a file deleted while its ingestion runs.
 
 The server runs in this process (uvicorn on a thread) so a test can place the second request at
 the exact point of the first where it matters; both still go over HTTP.
@@ -142,4 +142,45 @@ def test_a_dataset_deleted_while_its_ingestion_succeeds(inproc, monkeypatch, cap
         time.sleep(0.02)
     assert req["status"] == "failed"
     assert admin.get(f"/datasets/{doomed}").status_code == 404
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_file_deleted_while_it_is_ingested(inproc, monkeypatch, caplog):
+    """The file row goes while the ingestor works on it: the request ends ``file not found``
+    instead of staying ``started``, and the worker logs no error."""
+    from crucible.server.ingestor import ApiUploadIngestor
+
+    admin = inproc
+
+    class LosesItsFile(ApiUploadIngestor):
+        """Deletes the file (over HTTP) after the ingestor loaded it, then stores it as usual."""
+
+        name = "LosesItsFile"
+
+        def run(self, db, storage, req) -> None:
+            from sqlalchemy import select
+
+            from crucible.server.db import File
+
+            f = db.scalar(select(File).where(File.mfid == req.file_mfid))  # loaded, as usual
+            assert admin.delete(f"/files/{req.file_mfid}").status_code == 200
+            f.storage_path = "mf-storage-prod/gone"  # written to a row that no longer exists
+
+    monkeypatch.setitem(INGESTORS, LosesItsFile.name, LosesItsFile)
+    ds = _dataset(admin)
+    data = os.urandom(1000)
+    init = admin.post(f"/datasets/{ds}/upload/initiate", json={"filename": "a.bin", "size": len(data)})
+    assert init.status_code == 200, init.text
+    init = init.json()
+    put = requests.put(init["resumable_uri"], data=data, timeout=30,
+                       headers={"Content-Range": f"bytes 0-{len(data) - 1}/{len(data)}"})
+    assert put.status_code in (200, 201), put.text
+    mfid = admin.post(f"/datasets/{ds}/upload/complete", json={"upload_id": init["upload_id"]}).json()["mfid"]
+    rid = admin.post(f"/files/{mfid}/ingest", params={"ingestion_class": LosesItsFile.name}).json()["id"]
+    deadline = time.monotonic() + 20
+    while (req := admin.get(f"/ingestion_requests/{rid}").json())["status"] in ("requested", "started"):
+        assert time.monotonic() < deadline, f"the request stayed {req['status']}"
+        time.sleep(0.02)
+    assert req["status"] == "file not found", req
+    assert "deleted while it was ingested" in req["error_message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
