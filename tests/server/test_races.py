@@ -81,8 +81,20 @@ def test_an_upload_aborted_while_its_complete_registers_the_file(inproc, monkeyp
     assert [f["mfid"] for f in admin.get(f"/datasets/{ds}/files").json()] == [r.json()["mfid"]]
 
 
-def test_a_dataset_deleted_while_its_ingestion_runs(inproc, monkeypatch, caplog):
-    """The request is gone when the worker reports the failure: it moves on without an error."""
+def _final(admin: Api, rid: int) -> dict:
+    """Ingestion request ``rid`` once it has left ``requested`` and ``started``."""
+    deadline = time.monotonic() + 20
+    while (req := admin.get(f"/ingestion_requests/{rid}").json())["status"] in ("requested",
+                                                                                "started"):
+        assert time.monotonic() < deadline, f"request {rid} stayed {req['status']}"
+        time.sleep(0.02)
+    return req
+
+
+@pytest.mark.parametrize("outcome", ["fails", "succeeds"])
+def test_a_dataset_deleted_while_its_ingestion_runs(inproc, monkeypatch, caplog, outcome):
+    """The request went with its dataset before the worker recorded how the ingestion ended (a
+    failure or a success): the worker skips it quietly and goes on with the next request."""
     admin = inproc
 
     class DeletesItsDataset:
@@ -93,7 +105,8 @@ def test_a_dataset_deleted_while_its_ingestion_runs(inproc, monkeypatch, caplog)
         def run(self, db, storage, req) -> None:
             r = admin.delete(f"/resources/{req.dataset_mfid}", params={"force": "true"})
             assert r.status_code == 200, r.text
-            raise IngestError("the dataset went away")
+            if outcome == "fails":
+                raise IngestError("the dataset went away")
 
     monkeypatch.setitem(INGESTORS, DeletesItsDataset.name, DeletesItsDataset)
     doomed = _dataset(admin)
@@ -104,43 +117,7 @@ def test_a_dataset_deleted_while_its_ingestion_runs(inproc, monkeypatch, caplog)
         assert time.monotonic() < deadline, "the dataset was not deleted"
         time.sleep(0.02)
     later = admin.post(f"/datasets/{_dataset(admin)}/ingest", params={"ingestion_class": "FailingIngestor"})
-    while (req := admin.get(f"/ingestion_requests/{later.json()['id']}").json())["status"] in (
-            "requested", "started"):
-        assert time.monotonic() < deadline, "the worker did not go on"
-        time.sleep(0.02)
-    assert req["status"] == "failed"
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
-
-
-def test_a_dataset_deleted_while_its_ingestion_succeeds(inproc, monkeypatch, caplog):
-    """The ingestion ends well but its request went with the dataset before the worker recorded
-    that: the worker skips it quietly and goes on with the next request."""
-    admin = inproc
-
-    class SucceedsAfterItsDatasetIsDeleted:
-        """The dataset is hard-deleted (its ingestion requests with it); then all goes well."""
-
-        name = "SucceedsAfterItsDatasetIsDeleted"
-
-        def run(self, db, storage, req) -> None:
-            r = admin.delete(f"/resources/{req.dataset_mfid}", params={"force": "true"})
-            assert r.status_code == 200, r.text
-
-    monkeypatch.setitem(INGESTORS, SucceedsAfterItsDatasetIsDeleted.name, SucceedsAfterItsDatasetIsDeleted)
-    doomed = _dataset(admin)
-    first = admin.post(f"/datasets/{doomed}/ingest",
-                       params={"ingestion_class": SucceedsAfterItsDatasetIsDeleted.name})
-    assert first.status_code == 200, first.text
-    deadline = time.monotonic() + 20
-    while admin.get(f"/ingestion_requests/{first.json()['id']}").status_code != 404:
-        assert time.monotonic() < deadline, "the dataset was not deleted"
-        time.sleep(0.02)
-    later = admin.post(f"/datasets/{_dataset(admin)}/ingest", params={"ingestion_class": "FailingIngestor"})
-    while (req := admin.get(f"/ingestion_requests/{later.json()['id']}").json())["status"] in (
-            "requested", "started"):
-        assert time.monotonic() < deadline, "the worker did not go on"
-        time.sleep(0.02)
-    assert req["status"] == "failed"
+    assert _final(admin, later.json()["id"])["status"] == "failed"  # the worker went on
     assert admin.get(f"/datasets/{doomed}").status_code == 404
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
@@ -177,10 +154,7 @@ def test_a_file_deleted_while_it_is_ingested(inproc, monkeypatch, caplog):
     assert put.status_code in (200, 201), put.text
     mfid = admin.post(f"/datasets/{ds}/upload/complete", json={"upload_id": init["upload_id"]}).json()["mfid"]
     rid = admin.post(f"/files/{mfid}/ingest", params={"ingestion_class": LosesItsFile.name}).json()["id"]
-    deadline = time.monotonic() + 20
-    while (req := admin.get(f"/ingestion_requests/{rid}").json())["status"] in ("requested", "started"):
-        assert time.monotonic() < deadline, f"the request stayed {req['status']}"
-        time.sleep(0.02)
+    req = _final(admin, rid)
     assert req["status"] == "file not found", req
     assert "deleted while it was ingested" in req["error_message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
