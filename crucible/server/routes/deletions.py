@@ -19,7 +19,7 @@ from ..db import (
     Metadata, ProcessingRequest, Project, Thumbnail, Upload, UploadPart, now_iso,
 )
 from ..deps import DB, IntId, Limit, Offset, Who
-from ..records import count_rows, off_envelope
+from ..records import off_envelope, offset_page
 from .. import responses as out
 from .resources import check_writable, resolve
 from .base import api_router
@@ -92,8 +92,7 @@ def list_requests(db: DB, caller: Who, status: Optional[str] = None, limit: Limi
         q = q.where(DeletionRequest.requester_id == caller.orcid)
     if status is not None:
         q = q.where(DeletionRequest.status == status)
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(DeletionRequest.id.desc()).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=DeletionRequest.id.desc())
     return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
 
 
@@ -202,8 +201,7 @@ def list_audit(db: DB, caller: Who, resource_id: Optional[str] = None,
                      (DeletionAudit.reviewer_id, reviewer_id)):
         if val is not None:
             q = q.where(col == val)
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(DeletionAudit.id.desc()).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=DeletionAudit.id.desc())
     return off_envelope([deletion_record(r) for r in rows], total, limit, offset)
 
 

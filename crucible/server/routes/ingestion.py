@@ -11,7 +11,7 @@ from ..auth import Caller, check_write, require_admin, visible_clause
 from ..db import Entity, File, IngestionRequest
 from ..deps import DB, Conf, IntId, Limit, Offset, Who
 from ..ingestor import INGESTORS, finish, store_file
-from ..records import count_rows, get_entity, off_envelope
+from ..records import get_entity, off_envelope, offset_page
 from .. import responses as out
 from ..schemas import IngestionPatch
 from .base import api_router
@@ -127,8 +127,7 @@ def list_requests(db: DB, caller: Who, dataset_id: Optional[str] = None, file_id
         q = q.where(IngestionRequest.file_mfid == file_id)
     if status is not None:
         q = q.where(IngestionRequest.status == status)
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(IngestionRequest.id.desc()).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=IngestionRequest.id.desc())
     return off_envelope([ingestion_record(r) for r in rows], total, limit, offset)
 
 

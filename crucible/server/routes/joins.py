@@ -13,7 +13,7 @@ from ..accounts import add_member
 from ..auth import Caller
 from ..db import JoinRequest, Project, User, now_iso
 from ..deps import DB, IntId, Limit, Offset, Who
-from ..records import count_rows, off_envelope
+from ..records import off_envelope, offset_page
 from .. import responses as out
 from .base import api_router
 
@@ -41,8 +41,7 @@ def _may_review(db: Session, caller: Caller, group_name: str) -> bool:
 
 
 def _page(db: Session, q, limit: int, offset: int) -> dict:
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(JoinRequest.id.desc()).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=JoinRequest.id.desc())
     return off_envelope([join_record(r) for r in rows], total, limit, offset)
 
 

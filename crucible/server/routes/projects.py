@@ -15,7 +15,7 @@ from ..auth import Caller, require_admin
 from ..db import Membership, Metadata, Project, User, now_iso
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
 from ...mfid import is_mfid, name_mfid
-from ..records import count_rows, off_envelope, public_user, user_record
+from ..records import off_envelope, offset_page, public_user, user_record
 from .. import responses as out
 from ..schemas import ProjectIn, set_fields
 from .base import api_router
@@ -71,8 +71,7 @@ def list_projects(db: DB, caller: Who, limit: Limit = 100, offset: Offset = 0,
         q = q.where(func.lower(Project.project_id) == project_id.lower())
     if not caller.is_admin:
         q = q.where(Project.project_id.in_(caller.groups))
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(Project.seq).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=Project.seq)
     return off_envelope([project_record(db, caller, p, include_metadata=include_metadata) for p in rows],
                         total, limit, offset)
 

@@ -13,7 +13,7 @@ from ..accounts import add_member, ensure_project, find_user, remove_member, upd
 from ..auth import Caller, can_read, can_write, issue_key, require_admin, user_groups, visible_clause
 from ..db import ApiKey, Entity, Project, User
 from ..deps import DB, Limit, Offset, SearchLimit, SearchQ, Who
-from ..records import count_rows, off_envelope, public_user, user_record
+from ..records import off_envelope, offset_page, public_user, user_record
 from ..schemas import ResolveIn, ServiceAccountIn, UserCreate, UserPatch, set_fields
 from .. import responses as out
 from .projects import project_record
@@ -50,8 +50,7 @@ def list_users(request: Request, db: DB, caller: Who, limit: Limit = 100, offset
                 q = q.where(func.lower(col).like(f"%{raw.lower()}%"))
             else:
                 q = q.where(col == raw)
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(User.id).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=User.id)
     return off_envelope([user_record(u) for u in rows], total, limit, offset)
 
 
@@ -124,8 +123,7 @@ def user_projects(orcid: str, db: DB, caller: Who, limit: Limit = 100, offset: O
     user = _user_or_404(db, orcid)
     groups = user_groups(db, user)
     q = select(Project).where(Project.project_id.in_(groups))
-    total = count_rows(db, q)
-    rows = db.scalars(q.order_by(Project.seq).limit(limit).offset(offset))
+    rows, total = offset_page(db, q, limit, offset, order=Project.seq)
     return off_envelope([project_record(db, caller, p, brief=True) for p in rows], total, limit, offset)
 
 
